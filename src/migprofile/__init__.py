@@ -1,0 +1,61 @@
+"""migprofile: Extended Migration Profiles, built reproducibly.
+
+The catalogue (indicators, populations, codelists, dimensions, parameters,
+crosswalks) is data, read and checked by :func:`load_catalog`. Population
+filters are parsed by :func:`parse_filter` into an immutable expression tree.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from migprofile.catalog import (
+    Catalog,
+    Code,
+    Codelist,
+    Crosswalk,
+    Dimension,
+    Indicator,
+    LocalisedText,
+    Parameter,
+    Population,
+    catalog_problems,
+    load_catalog,
+)
+from migprofile.catalog.filters import Expr, parse_filter
+from migprofile.errors import (
+    CatalogError,
+    FilterSyntaxError,
+    MigprofileError,
+    Problem,
+    UnitError,
+    UnknownCodeError,
+)
+
+try:
+    __version__ = version("migprofile")
+except PackageNotFoundError:  # a source checkout that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "Code",
+    "Codelist",
+    "Crosswalk",
+    "Dimension",
+    "Expr",
+    "FilterSyntaxError",
+    "Indicator",
+    "LocalisedText",
+    "MigprofileError",
+    "Parameter",
+    "Population",
+    "Problem",
+    "UnitError",
+    "UnknownCodeError",
+    "__version__",
+    "catalog_problems",
+    "load_catalog",
+    "parse_filter",
+]

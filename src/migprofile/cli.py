@@ -1,0 +1,203 @@
+"""The ``migprofile`` command line; each verb mirrors a function of the Python API.
+
+``migprofile catalog list``      → :meth:`Catalog.select`
+``migprofile catalog show ID``   → :meth:`Catalog.indicator`
+``migprofile catalog codelist``  → :meth:`Catalog.codelist`
+``migprofile catalog validate``  → :func:`migprofile.catalog_problems`
+``migprofile catalog docs OUT``  → :func:`migprofile.docs.write_reference`
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from migprofile import __version__
+from migprofile.catalog.loader import Catalog, catalog_problems, load_catalog
+from migprofile.errors import CatalogError, MigprofileError
+
+__all__ = ["main"]
+
+_dirs_option = click.option(
+    "--dir",
+    "dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A catalogue folder of your own, added to (and overriding) the bundled one. Repeatable.",
+)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _load(dirs: Sequence[Path]) -> Catalog:
+    try:
+        return load_catalog(*dirs)
+    except CatalogError as exc:
+        _fail(str(exc))
+
+
+def _one_line(text: str) -> str:
+    """User text on one terminal line, without control characters."""
+    return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="migprofile")
+def cli() -> None:
+    """Build Extended Migration Profiles from censuses, surveys and registers."""
+
+
+@cli.group()
+def catalog() -> None:
+    """Browse and check the indicator catalogue."""
+
+
+@catalog.command("list")
+@click.option("--domain", help="Only indicators of this domain (stocks, emigration, ...).")
+@click.option("--sector", help="Only indicators informing this policy sector.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--lang", default="en", show_default=True, help="Language of the names.")
+@_dirs_option
+def list_(
+    domain: str | None, sector: str | None, fmt: str, lang: str, dirs: tuple[Path, ...]
+) -> None:
+    """List indicators: id, domain, measure, unit and name."""
+    cat = _load(dirs)
+    selected = cat.select(domain=domain, sector=sector)
+    if domain is not None and domain not in cat.domains():
+        _fail(f"no domain {domain!r}; domains: {', '.join(cat.domains())}")
+    if fmt == "json":
+        rows = [
+            {
+                "id": i.id,
+                "domain": i.domain,
+                "measure": i.measure,
+                "unit": i.unit,
+                "name": i.name.get(lang),
+                "sectors": list(i.sectors),
+            }
+            for i in selected
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    width = max((len(i.id) for i in selected), default=2)
+    for ind in selected:
+        click.echo(
+            f"{ind.id:<{width}}  {ind.domain:<11}  {ind.measure:<6}  {ind.unit:<14}  "
+            f"{_one_line(ind.name.get(lang))}"
+        )
+    click.echo(f"{len(selected)} indicator(s)", err=True)
+
+
+@catalog.command("show")
+@click.argument("indicator_id")
+@click.option("--lang", default="en", show_default=True)
+@_dirs_option
+def show(indicator_id: str, lang: str, dirs: tuple[Path, ...]) -> None:
+    """Show one indicator: definition, formula, unit, breakdowns, standards."""
+    from migprofile.docs import formula
+
+    cat = _load(dirs)
+    try:
+        ind = cat.indicator(indicator_id)
+    except MigprofileError as exc:
+        _fail(str(exc))
+    origin = cat.origin("indicators", ind.id)
+    out = [
+        f"{ind.id}: {_one_line(ind.name.get(lang))}",
+        f"  domain      {ind.domain}",
+        f"  measure     {ind.measure}",
+        f"  unit        {ind.unit}" + ("" if ind.multiplier == 1 else f" (× {ind.multiplier:g})"),
+        f"  formula     {formula(cat, ind)}",
+        f"  breakdowns  {', '.join(ind.breakdowns) or 'none'}"
+        + (f" (default: {', '.join(ind.default_breakdowns)})" if ind.default_breakdowns else ""),
+        f"  parameters  {', '.join(ind.parameters) or 'none'}",
+        f"  sources     {', '.join(ind.source_kinds)}",
+        f"  sectors     {', '.join(ind.sectors) or 'none'}",
+    ]
+    if ind.sdg:
+        out.append(f"  SDG         {', '.join(ind.sdg)}")
+    if ind.mics:
+        out.append(f"  MICS        {', '.join(ind.mics)}")
+    out.append("  standards   " + ("none (see comparability)" if ind.standard == "none" else ""))
+    for ref in ind.references:
+        bits = [ref.short or "", ref.document, str(ref.year or ""), ref.section or ""]
+        out.append("    - " + _one_line(", ".join(b for b in bits if b)))
+    out += ["", "definition:", "  " + _one_line(ind.definition.get(lang))]
+    if ind.comparability is not None:
+        out += ["", "comparability:", "  " + _one_line(ind.comparability.get(lang))]
+    out += ["", f"defined in {origin.file}" + (f":{origin.line}" if origin.line else "")]
+    click.echo("\n".join(out))
+
+
+@catalog.command("codelist")
+@click.argument("codelist_id")
+@click.option("--level", help="Only the codes at this level of the hierarchy.")
+@click.option("--lang", default="en", show_default=True)
+@_dirs_option
+def codelist_(codelist_id: str, level: str | None, lang: str, dirs: tuple[Path, ...]) -> None:
+    """List the codes of a codelist with their labels and parents."""
+    cat = _load(dirs)
+    try:
+        cl = cat.codelist(codelist_id)
+        codes = cl.at_level(level) if level else cl.ids
+    except (MigprofileError, KeyError) as exc:
+        _fail(str(exc).strip('"'))
+    for code in codes:
+        parent = cl.code(code).parent or ""
+        click.echo(f"{code:<12} {parent:<8} {_one_line(cl.label(code, lang))}")
+    click.echo(f"{len(codes)} code(s)", err=True)
+
+
+@catalog.command("validate")
+@click.argument("folders", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--no-bundled",
+    is_flag=True,
+    help="Check the folders alone, without the bundled catalogue (they must then be complete).",
+)
+def validate(folders: tuple[Path, ...], no_bundled: bool) -> None:
+    """Check the bundled catalogue, with FOLDERS added to it.
+
+    Exit status 0 when everything is valid, 1 with the full report otherwise.
+    Nothing in a file is executed.
+    """
+    problems = catalog_problems(*folders, include_bundled=not no_bundled)
+    if problems:
+        _fail(str(CatalogError(problems)))
+    cat = load_catalog(*folders, include_bundled=not no_bundled)
+    click.echo(
+        f"catalogue valid: {len(cat.indicators)} indicators, {len(cat.populations)} populations, "
+        f"{len(cat.codelists)} codelists, {len(cat.dimensions)} dimensions, "
+        f"{len(cat.crosswalks)} crosswalks"
+    )
+
+
+@catalog.command("docs")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@_dirs_option
+def docs(out: Path, dirs: tuple[Path, ...]) -> None:
+    """Write the Markdown reference (a page per indicator and per codelist) to OUT."""
+    from migprofile.docs import write_reference
+
+    written = write_reference(_load(dirs), out)
+    click.echo(f"wrote {len(written)} pages to {out}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``migprofile`` command."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="migprofile")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

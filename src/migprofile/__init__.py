@@ -31,6 +31,7 @@ from migprofile.errors import (
     UnitError,
     UnknownCodeError,
 )
+from migprofile.sources import Dataset, SourceError, read_source
 
 try:
     __version__ = version("migprofile")
@@ -43,6 +44,7 @@ __all__ = [
     "Code",
     "Codelist",
     "Crosswalk",
+    "Dataset",
     "Dimension",
     "Expr",
     "FilterSyntaxError",
@@ -52,10 +54,12 @@ __all__ = [
     "Parameter",
     "Population",
     "Problem",
+    "SourceError",
     "UnitError",
     "UnknownCodeError",
     "__version__",
     "catalog_problems",
     "load_catalog",
     "parse_filter",
+    "read_source",
 ]

@@ -5,6 +5,7 @@
 ``migprofile catalog codelist``  → :meth:`Catalog.codelist`
 ``migprofile catalog validate``  → :func:`migprofile.catalog_problems`
 ``migprofile catalog docs OUT``  → :func:`migprofile.docs.write_reference`
+``migprofile inspect MAPPING``   → :func:`migprofile.read_source` (its report)
 """
 
 from __future__ import annotations
@@ -192,6 +193,48 @@ def docs(out: Path, dirs: tuple[Path, ...]) -> None:
 
     written = write_reference(_load(dirs), out)
     click.echo(f"wrote {len(written)} pages to {out}")
+
+
+@cli.command("inspect")
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--strict", is_flag=True, help="Fail on warnings too (unmapped codes, invalid values)."
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a parameter of the mapping (e.g. reporting_country=MDA). Repeatable.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def inspect(mapping: Path, strict: bool, params: tuple[str, ...], fmt: str) -> None:
+    """Read a source through its MAPPING and print the reconciliation report.
+
+    Nothing is computed beyond the harmonised tables. Exit status 1 when the
+    source has errors, or warnings under --strict.
+    """
+    from migprofile.sources import MappingError, SourceError, read_source
+
+    values: dict[str, object] = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            _fail(f"--param takes NAME=VALUE, not {item!r}", code=2)
+        values[name] = value
+    try:
+        dataset = read_source(mapping, params=values, strict=True if strict else None)
+    except MappingError as exc:
+        _fail(str(exc))
+    except SourceError as exc:
+        click.echo(exc.report.to_json() if fmt == "json" else exc.report.to_text())
+        sys.exit(1)
+    except CatalogError as exc:
+        _fail(str(exc))
+    report = dataset.report
+    click.echo(report.to_json() if fmt == "json" else report.to_text())
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -198,11 +198,11 @@ def test_chunks_give_the_same_rows_and_positions(name: str) -> None:
     spec = spec_for(name)
     whole = read_file(spec, FORMATS)
     chunks = list(iter_file(spec, FORMATS, chunksize=5))
-    assert [len(c) for c in chunks] == [5, 5, 2]
+    assert [len(c.frame) for c in chunks] == [5, 5, 2]
     assert [c.first_record for c in chunks] == [1, 6, 11]
     joined = pd.concat([c.frame for c in chunks], ignore_index=True)
     pd.testing.assert_frame_equal(joined, whole.frame)
-    positions = [(c.record_of(i), c.line_of(i)) for c in chunks for i in range(len(c))]
+    positions = [(c.record_of(i), c.line_of(i)) for c in chunks for i in range(len(c.frame))]
     assert positions == [(whole.record_of(i), whole.line_of(i)) for i in range(12)]
     assert_persons_extract(
         RawTable(
@@ -468,7 +468,7 @@ def test_header_only_file_is_zero_records() -> None:
     assert all(raw.frame[c].dtype == "string" for c in COLUMNS)
     chunks = list(iter_file(spec, BAD))
     assert len(chunks) == 1
-    assert len(chunks[0]) == 0
+    assert len(chunks[0].frame) == 0
 
 
 def test_bad_fixture_names_say_what_must_happen() -> None:

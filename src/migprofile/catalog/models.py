@@ -347,6 +347,43 @@ class Codelist(_Model):
         in a filter)."""
         return name in self.sets or any(lv.id == name for lv in self.levels)
 
+    def attribute_crosswalk(self, attribute: str) -> Crosswalk:
+        """A crosswalk from one attribute of the codes to the codes, e.g. the
+        M49 numbers of ``geo`` (``"498"`` and ``"0498"``-free ``498`` alike) to
+        ISO alpha-3. Sources name it ``<codelist>.<attribute>`` (``geo.m49``).
+
+        A value shared by two codes is left out (it would be ambiguous);
+        numeric values also match without their leading zeros.
+        """
+        owners: dict[str, set[str]] = {}
+        for code in self.codes:
+            value = code.attributes.get(attribute)
+            if value is None:
+                continue
+            keys = {value}
+            if value.isdigit():
+                keys.add(str(int(value)))
+            for key in keys:
+                owners.setdefault(key, set()).add(code.id)
+        if not owners:
+            raise KeyError(f"no code of codelist {self.id!r} has attribute {attribute!r}")
+        entries = [
+            CrosswalkEntry.model_validate({"from": key, "to": next(iter(ids))})
+            for key, ids in sorted(owners.items())
+            if len(ids) == 1
+        ]
+        # built from validated codes: constructed directly, since its dotted
+        # name is not an id a file could use
+        return Crosswalk.model_construct(
+            id=f"{self.id}.{attribute}",
+            name=LocalisedText.model_validate(f"{self.name} by {attribute}"),
+            target=self.id,
+            description=None,
+            unmapped="fail",
+            unknown_code=None,
+            map=tuple(entries),
+        )
+
     def resolve(self, name: str) -> frozenset[str]:
         """The codes a filter means by ``<list>.<name>``.
 
@@ -424,7 +461,7 @@ class Parameter(_Model):
             and self.default is not None
             and self.default not in self.allowed
         ):
-                raise ValueError(f"default {self.default!r} is not among {list(self.allowed)}")
+            raise ValueError(f"default {self.default!r} is not among {list(self.allowed)}")
         return self
 
 

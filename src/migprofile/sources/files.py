@@ -79,6 +79,13 @@ class FileSpec(BaseModel):
     footnote_marks: str = "*†‡§¶"
     # rows of the file to skip before the header (csv)
     skip_rows: int = Field(default=0, ge=0)
+    # constant source columns added to every record of this file, to tell
+    # apart files of one table (e.g. {SERIES: MIGRANT_STOCK} on one sheet,
+    # {SERIES: POPULATION} on another); they may not shadow a file column
+    assign: dict[str, str] = Field(default_factory=dict)
+    # source columns renamed as they are read ({"Location code": CODE}), so that
+    # headers of published tables can be named in mappings and filters
+    rename: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("na_values", "columns", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from migprofile.catalog.filters import parse_filter, to_pandas_mask
+from migprofile.catalog.filters import columns, parse_filter, to_pandas_mask
 from migprofile.catalog.loader import Catalog
 from migprofile.catalog.models import Codelist, Crosswalk, Dimension
 from migprofile.sources.mapping import ColumnMap, TableMapping
@@ -155,7 +155,9 @@ def _coded(
                 f"crosswalk {crosswalk.id!r} maps to {sorted(bad_targets)}, "
                 f"not codes of {codelist.id!r}"
             )
-    mapped = raw.map(lookup)
+    # plain objects: a string (Arrow) column would keep an all-missing result
+    # as a null-typed array that refuses codes later
+    mapped = raw.astype(object).map(lookup).astype(object)
     unmapped = ~missing & mapped.isna()
     reject = pd.Series(False, index=raw.index)
     if unmapped.any():
@@ -257,6 +259,19 @@ def unpivot(frame: pd.DataFrame, pattern: str, value: str) -> pd.DataFrame:
     return long.drop(columns="_wide_column")
 
 
+def _numeric_view(frame: pd.DataFrame, names: frozenset[str]) -> pd.DataFrame:
+    """Source columns read as text, as numbers where every value is one, so
+    that a source filter such as ``code >= 900`` works on a CSV file too."""
+    view = frame
+    for name in names:
+        if name not in frame.columns or pd.api.types.is_numeric_dtype(frame[name].dtype):
+            continue
+        converted = pd.to_numeric(frame[name], errors="coerce")
+        if converted[frame[name].notna()].notna().all():
+            view = view.assign(**{name: converted})
+    return view
+
+
 def harmonise_chunk(
     raw: RawTable, name: str, tm: TableMapping, ctx: Context, tally: TableTally
 ) -> pd.DataFrame:
@@ -270,8 +285,17 @@ def harmonise_chunk(
         frame = frame.assign(**{RECORD: records})
         frame = unpivot(frame, tm.unpivot.columns, tm.unpivot.value)
         records = frame.pop(RECORD)
+    tally.rows_read += len(frame)
+    for rule in tm.exclude:
+        if rule.source_where is None:
+            continue
+        expr = parse_filter(rule.source_where)
+        view = _numeric_view(frame, columns(expr))
+        mask = to_pandas_mask(expr, view, params=ctx.params, resolve=ctx.catalog.resolve)
+        if mask.any():
+            tally.reject(f"excluded: {rule.reason}", records[mask])
+            frame, records = frame[~mask], records[~mask]
     n = len(frame)
-    tally.rows_read += n
     out: dict[str, pd.Series] = {}
     reject = pd.Series(False, index=frame.index)
     reasons: list[tuple[str, pd.Series]] = []
@@ -304,6 +328,8 @@ def harmonise_chunk(
         if missing.any():
             reasons.append((f"missing or invalid required {column}", missing))
     for rule in tm.exclude:
+        if rule.where is None:
+            continue
         mask = to_pandas_mask(
             parse_filter(rule.where), result, params=ctx.params, resolve=ctx.catalog.resolve
         )

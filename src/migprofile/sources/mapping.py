@@ -105,17 +105,27 @@ class ColumnMap(_Model):
 
 class Exclusion(_Model):
     """Rows of the source deliberately left out, with the reason reported for
-    them. ``where`` is a filter over the harmonised columns (the filter
-    language of populations)."""
+    them. ``where`` is a filter over the harmonised columns; ``source_where``
+    a filter over the file's own columns, applied before any recoding (for
+    rows that are not of the table's kind at all, such as the aggregate rows
+    of a published table). Both use the filter language of populations."""
 
-    where: str
+    where: str | None = None
+    source_where: str | None = None
     reason: str = Field(min_length=3)
 
-    @field_validator("where")
+    @field_validator("where", "source_where")
     @classmethod
-    def _parse(cls, value: str) -> str:
-        parse_filter(value)
+    def _parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_filter(value)
         return value
+
+    @model_validator(mode="after")
+    def _one(self) -> Exclusion:
+        if (self.where is None) == (self.source_where is None):
+            raise ValueError("give exactly one of 'where' and 'source_where'")
+        return self
 
 
 class Unpivot(_Model):

@@ -11,7 +11,7 @@ columns missing from the files) are all collected before anything is raised.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -19,7 +19,7 @@ import pandas as pd
 
 from migprofile.catalog.loader import Catalog, load_catalog
 from migprofile.catalog.models import Crosswalk
-from migprofile.errors import MigprofileError
+from migprofile.errors import MigprofileError, Problem
 from migprofile.sources.files import FileSpec
 from migprofile.sources.harmonise import RECORD, Context, TableTally, harmonise_chunk
 from migprofile.sources.mapping import SourceMapping, TableMapping, TableName, load_mapping
@@ -100,8 +100,23 @@ class Dataset:
 
 
 def _crosswalks(mapping: SourceMapping, catalog: Catalog) -> dict[str, Crosswalk]:
+    """The catalogue's crosswalks, the mapping's own, and the attribute
+    crosswalks (``geo.m49``, ``geo.alpha2``) that the mapping names."""
     out = dict(catalog.crosswalks)
     out.update({c.id: c for c in mapping.crosswalks})
+    for tm in mapping.tables.values():
+        for spec in tm.columns.values():
+            name = spec.crosswalk
+            if name is None or name in out or "." not in name:
+                continue
+            codelist_id, _, attribute = name.partition(".")
+            codelist = catalog.codelists.get(codelist_id)
+            if codelist is None:
+                continue
+            try:
+                out[name] = codelist.attribute_crosswalk(attribute)
+            except KeyError:
+                continue  # reported as an unknown crosswalk by the preflight
     return out
 
 
@@ -174,7 +189,8 @@ def _preflight(
         if tm.unpivot is None:
             sources = sorted({s.source for s in tm.columns.values() if s.source is not None})
             for file_spec in tm.files:
-                found.extend(_missing_columns(file_spec, base, name, sources))
+                wanted = _file_columns(file_spec, sources) or []
+                found.extend(_missing_columns(file_spec, base, name, wanted))
         for file_spec in tm.files:
             if not file_spec.resolve(base).is_file():
                 found.append(
@@ -247,6 +263,31 @@ def _raw_chunks(
         yield from iter_file(spec, base, columns=columns, chunksize=chunksize)
 
 
+def _file_columns(spec: FileSpec, columns: list[str] | None) -> list[str] | None:
+    """The file's own names of the source columns a mapping uses."""
+    if columns is None:
+        return None
+    original = {new: old for old, new in spec.rename.items()}
+    return [original.get(c, c) for c in columns if c not in spec.assign]
+
+
+def _assign(raw: RawTable, spec: FileSpec) -> RawTable:
+    frame = raw.frame.rename(columns=spec.rename) if spec.rename else raw.frame
+    clash = sorted(set(spec.assign) & set(frame.columns))
+    if clash:
+        raise SourceReadError(
+            [
+                Problem(
+                    "assign_clash",
+                    "'assign' would overwrite a column of the file",
+                    file=raw.file,
+                    field=", ".join(clash),
+                )
+            ]
+        )
+    return replace(raw, frame=frame.assign(**spec.assign))
+
+
 def _read_table(
     name: str,
     tm: TableMapping,
@@ -265,7 +306,9 @@ def _read_table(
     def chunks() -> Iterator[pd.DataFrame]:
         for spec in tm.files:
             records = 0
-            for raw in _raw_chunks(spec, base, columns, chunksize):
+            for raw in _raw_chunks(spec, base, _file_columns(spec, columns), chunksize):
+                if spec.assign or spec.rename:
+                    raw = _assign(raw, spec)
                 records += len(raw.frame)
                 yield harmonise_chunk(raw, name, tm, ctx, tally)
                 if raw.notes:
@@ -276,7 +319,10 @@ def _read_table(
             path = spec.resolve(base)
             files.append(
                 FileReport(
-                    str(spec.path), spec.resolved_format() or "", file_checksum(path), records
+                    str(spec.path) + (f" [{spec.sheet}]" if spec.sheet is not None else ""),
+                    spec.resolved_format() or "",
+                    file_checksum(path),
+                    records,
                 )
             )
 

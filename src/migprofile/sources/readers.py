@@ -171,9 +171,6 @@ class RawTable:
     notes: tuple[str, ...] = ()
     lines: tuple[int, ...] | None = None
 
-    def __len__(self) -> int:
-        return len(self.frame)
-
     def record_of(self, i: int) -> int:
         """The 1-based record number of frame row ``i``."""
         if not 0 <= i < len(self.frame):

@@ -25,8 +25,11 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 from migprofile.errors import MigprofileError
 
@@ -304,3 +307,28 @@ def _ages(lo: int, hi: int | None) -> str:
     if lo == hi:
         return f"age {lo}"
     return f"ages {lo} to {hi}"
+
+
+def bin_ages(ages: pd.Series, codes: Sequence[str]) -> pd.Series:
+    """Each numeric age (completed years) coded into the one of ``codes`` that
+    contains it; missing ages stay missing. ``codes`` must partition the ages
+    they cover (no overlap); an age that no code covers is a ``ValueError``.
+
+    Ages are floored: 4.9 completed years is 4.
+    """
+    overlaps = [p for p in partition_problems(codes) if "overlap" in p]
+    if overlaps:
+        raise AgeCodeError(list(codes), "; ".join(overlaps))
+    intervals = sorted(((parse_age_code(c), c) for c in codes), key=lambda ic: ic[0].lo)
+    values = np.floor(ages.to_numpy(dtype="float64", na_value=np.nan))
+    out = np.full(len(values), None, dtype=object)
+    covered = np.isnan(values)
+    for interval, code in intervals:
+        hi = np.inf if interval.hi is None else interval.hi
+        hit = (values >= interval.lo) & (values <= hi)
+        out[hit] = code
+        covered |= hit
+    if not covered.all():
+        first = values[~covered][0]
+        raise AgeCodeError(list(codes), f"age {first:g} is in none of these groups")
+    return pd.Series(out, index=ages.index, dtype=object)

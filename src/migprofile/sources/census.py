@@ -14,8 +14,16 @@ what it could not derive as findings.
     Where the line is missing, a whereabouts code mapped from the source
     (MICS HL15/HL19 style) is kept.
 ``migrant_status``
-    ``FB`` when ``country_of_birth`` differs from ``@reporting_country``,
-    ``NB`` when equal, ``_U`` when unknown (missing or a special code).
+    on the basis of the parameter ``migrant_basis``: ``COB`` (default) gives
+    ``FB`` when ``country_of_birth`` differs from ``@reporting_country`` and
+    ``NB`` when equal; ``CIT`` gives ``FC``/``NAT`` from ``citizenship``
+    (``STL`` when ``stateless``); ``_U`` when unknown (missing or a special code).
+``age_group``
+    the age codelist's groups of the numeric age: the five-year level, or the
+    set or level named by the parameter ``age_groups`` (``mics_child_groups``).
+``recent_immigrant``
+    lived in another country one year earlier (``country_1y_ago``); unknown
+    when that country is unknown or the person is under one year old.
 ``years_since_arrival``
     bins of ``ref_year - year_of_arrival`` for the foreign-born: ``Y_LT1``,
     ``Y1T4``, ``Y5T9``, ``Y10T19``, ``Y_GE20``; ``_U`` when the year is missing.
@@ -141,12 +149,14 @@ def _migrant_status(
     params: Mapping[str, object],
 ) -> list[Finding]:
     persons = tables.get("persons")
-    if persons is None or "country_of_birth" not in persons.columns:
+    if persons is None:
+        return [Finding("cannot_derive", "error", "migrant_status needs persons")]
+    if "migrant_status" in persons.columns:
         return [
             Finding(
-                "cannot_derive",
-                "error",
-                "migrant_status needs persons.country_of_birth",
+                "derivation_skipped",
+                "info",
+                "migrant_status is mapped from the source; not derived",
                 table="persons",
             )
         ]
@@ -160,21 +170,105 @@ def _migrant_status(
                 table="persons",
             )
         ]
-    geo = catalog.codelist("geo")
-    special = set(geo.sets.get("special", ())) | {c for c in geo.ids if c.startswith("_")}
-    cob = persons["country_of_birth"].astype("object")
-    unknown = cob.isna() | cob.isin(special)
-    status = np.where(unknown, "_U", np.where(cob == country, "NB", "FB"))
-    if "migrant_status" in persons.columns:
+    basis = str(params.get("migrant_basis", "COB"))
+    column = {"COB": "country_of_birth", "CIT": "citizenship"}.get(basis)
+    if column is None or column not in persons.columns:
         return [
             Finding(
-                "derivation_skipped",
-                "info",
-                "migrant_status is mapped from the source; not derived",
+                "cannot_derive",
+                "error",
+                "migrant_status is derived on the basis COB (country_of_birth: FB/NB) or "
+                "CIT (citizenship: FC/NAT, STL when stateless), from that column",
+                table="persons",
+                value=basis,
+                expected="COB or CIT, with its column mapped",
+            )
+        ]
+    geo = catalog.codelist("geo")
+    special = set(geo.sets.get("special", ())) | {c for c in geo.ids if c.startswith("_")}
+    values = persons[column].astype("object")
+    unknown = values.isna() | values.isin(special)
+    native, foreign = ("NB", "FB") if column == "country_of_birth" else ("NAT", "FC")
+    status = np.where(unknown, "_U", np.where(values == country, native, foreign))
+    if column == "citizenship" and "stateless" in persons.columns:
+        status = np.where(persons["stateless"].fillna(False).astype(bool), "STL", status)
+    persons["migrant_status"] = _categorical(status, catalog, "migrant_status")
+    return []
+
+
+def _age_group(
+    tables: dict[str, pd.DataFrame],
+    mapping: SourceMapping,
+    catalog: Catalog,
+    params: Mapping[str, object],
+) -> list[Finding]:
+    from migprofile.catalog.age import AgeCodeError, bin_ages
+
+    ages = catalog.codelist("age")
+    groups = str(params.get("age_groups", "five_year"))
+    try:
+        codes = ages.sets[groups] if groups in ages.sets else ages.at_level(groups)
+    except KeyError:
+        return [
+            Finding(
+                "cannot_derive",
+                "error",
+                "age_groups names no set or level of the age codelist",
+                value=groups,
+            )
+        ]
+    findings: list[Finding] = []
+    for name in ("persons", "events"):
+        frame = tables.get(name)
+        if frame is None or "age" not in frame.columns or "age_group" in frame.columns:
+            continue
+        try:
+            grouped = bin_ages(frame["age"], list(codes))
+        except AgeCodeError as exc:
+            findings.append(
+                Finding(
+                    "cannot_derive",
+                    "error",
+                    f"age groups {groups!r}: {exc.reason}",
+                    table=name,
+                    column="age",
+                )
+            )
+            continue
+        frame["age_group"] = _categorical(grouped, catalog, "age")
+    return findings
+
+
+def _recent_immigrant(
+    tables: dict[str, pd.DataFrame],
+    mapping: SourceMapping,
+    catalog: Catalog,
+    params: Mapping[str, object],
+) -> list[Finding]:
+    """Lived in another country one year before the reference date (PR-Rev3):
+    ``country_1y_ago`` known and not the reporting country; unknown for persons
+    under one year old (they were not born)."""
+    persons = tables.get("persons")
+    country = params.get("reporting_country")
+    if persons is None or "country_1y_ago" not in persons.columns or not isinstance(country, str):
+        return [
+            Finding(
+                "cannot_derive",
+                "error",
+                "recent_immigrant needs persons.country_1y_ago and reporting_country",
                 table="persons",
             )
         ]
-    persons["migrant_status"] = _categorical(status, catalog, "migrant_status")
+    if "recent_immigrant" in persons.columns:
+        return []
+    geo = catalog.codelist("geo")
+    before = persons["country_1y_ago"].astype("object")
+    unknown = before.isna() | before.isin([c for c in geo.ids if c.startswith("_")])
+    value = pd.Series((before != country).to_numpy(), index=persons.index, dtype="boolean")
+    value[unknown] = pd.NA
+    if "age" in persons.columns:
+        value[persons["age"] < 1] = pd.NA
+    persons["recent_immigrant"] = value
     return []
 
 
@@ -251,6 +345,8 @@ def _n_members_abroad(
 
 
 DERIVATIONS: dict[str, Derive] = {
+    "age_group": _age_group,
+    "recent_immigrant": _recent_immigrant,
     "parent_location": _parent_location,
     "migrant_status": _migrant_status,
     "years_since_arrival": _years_since_arrival,

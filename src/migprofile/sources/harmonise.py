@@ -322,6 +322,14 @@ def harmonise_chunk(
         else:
             col_tally.missing += int(raw_col.isna().sum())
             out[column] = raw_col.map(source_text, na_action="ignore").astype("string")
+    if tm.replicates is not None:
+        names = tm.replicates.matching(frame.columns)
+        rep_tally = tally.columns.setdefault(
+            "replicate_weights",
+            ColumnTally(name, "replicate_weights", tm.replicates.source, "numeric"),
+        )
+        for i, source in enumerate(names, start=1):
+            out[f"{tm.replicates.prefix}{i}"] = _numeric(frame[source], rep_tally, records)
     result = pd.DataFrame(out, index=frame.index)
     for column in tm.required:
         missing = result[column].isna()

@@ -13,7 +13,7 @@ See ``docs/sources.md`` for the format with examples.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -29,6 +29,7 @@ __all__ = [
     "DesignSpec",
     "Exclusion",
     "MappingError",
+    "Replicates",
     "SourceMapping",
     "TableMapping",
     "TableName",
@@ -153,6 +154,28 @@ class Unpivot(_Model):
         return value
 
 
+class Replicates(_Model):
+    """Replicate weights carried into the harmonised table: every source
+    column matching ``source`` (a regular expression), in file order, becomes
+    a numeric column ``<prefix>1``, ``<prefix>2``, ..."""
+
+    source: str
+    prefix: str = Field(default="repw_", pattern=r"^[a-z][a-z0-9_]*$")
+
+    @field_validator("source")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    def matching(self, names: Iterable[str]) -> list[str]:
+        pattern = re.compile(self.source)
+        return [n for n in names if pattern.fullmatch(n)]
+
+
 class TableMapping(_Model):
     """One harmonised table of a source: its files and column mapping."""
 
@@ -163,6 +186,7 @@ class TableMapping(_Model):
     unmapped: Unmapped = "unknown"
     unpivot: Unpivot | None = None
     exclude: tuple[Exclusion, ...] = ()
+    replicates: Replicates | None = None
 
     _norm = field_validator("files", "key", "required", "exclude", mode="before")(_tuple)
 
@@ -247,6 +271,7 @@ class SourceMapping(_Model):
     reference_period: str = Field(pattern=r"^\d{4}(-(Q[1-4]|\d{2}(-\d{2})?))?$")
     reference_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     residence_rule: ResidenceRule | None = None
+    migrant_basis_available: tuple[Literal["COB", "CIT"], ...] = ()
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     catalog: tuple[str, ...] = ()
     crosswalks: tuple[Crosswalk, ...] = ()
@@ -258,7 +283,9 @@ class SourceMapping(_Model):
     licence: str | None = None
     notes: str | None = None
 
-    _norm = field_validator("catalog", "crosswalks", "derive", mode="before")(_tuple)
+    _norm = field_validator(
+        "catalog", "crosswalks", "derive", "migrant_basis_available", mode="before"
+    )(_tuple)
 
     @field_validator("reference_period", "reference_date", mode="before")
     @classmethod

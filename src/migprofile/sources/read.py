@@ -202,10 +202,34 @@ def _preflight(
                         file=str(file_spec.resolve(base)),
                     )
                 )
+    for name, tm in mapping.tables.items():
+        if tm.replicates is None:
+            continue
+        for file_spec in tm.files:
+            if not file_spec.resolve(base).is_file():
+                continue
+            try:
+                found_names = tm.replicates.matching(list_columns(file_spec, base))
+            except SourceReadError:
+                continue  # reported by the column check above
+            if len(found_names) < 2:
+                found.append(
+                    Finding(
+                        "missing_replicates",
+                        "error",
+                        "fewer than two columns match the replicate-weight pattern",
+                        table=name,
+                        file=file_spec.path,
+                        value=tm.replicates.source,
+                    )
+                )
     if mapping.design is not None:
         persons_like = {c for n, tm in mapping.tables.items() for c in tm.columns}
+        prefixes = tuple(
+            tm.replicates.prefix for tm in mapping.tables.values() if tm.replicates is not None
+        )
         for column in mapping.design.columns():
-            if column not in persons_like:
+            if column not in persons_like and not (prefixes and column.startswith(prefixes)):
                 found.append(
                     Finding(
                         "unknown_design_column",
@@ -302,6 +326,13 @@ def _read_table(
         if tm.unpivot is not None
         else sorted({s.source for s in tm.columns.values() if s.source is not None})
     )
+    if columns is not None and tm.replicates is not None:
+        # replicate columns are found by pattern in each file: read them all
+        columns = (
+            None
+            if len(tm.files) > 1
+            else [*columns, *tm.replicates.matching(list_columns(tm.files[0], base))]
+        )
 
     def chunks() -> Iterator[pd.DataFrame]:
         for spec in tm.files:

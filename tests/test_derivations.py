@@ -76,7 +76,7 @@ def test_bin_ages_codes_each_age_once() -> None:
         bin_ages(pd.Series([70]), ["Y0T4", "Y5T64"])
 
 
-# --------------------------------------------------------------------------- one oracle, every format
+# ----------------------------------------------------------------- one oracle, every format
 
 
 def _persons_mapping(file: dict[str, Any]) -> mp.sources.SourceMapping:

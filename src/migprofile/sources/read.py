@@ -22,7 +22,13 @@ from migprofile.catalog.models import Crosswalk
 from migprofile.errors import MigprofileError, Problem
 from migprofile.sources.files import FileSpec
 from migprofile.sources.harmonise import RECORD, Context, TableTally, harmonise_chunk
-from migprofile.sources.mapping import SourceMapping, TableMapping, TableName, load_mapping
+from migprofile.sources.mapping import (
+    DesignSpec,
+    SourceMapping,
+    TableMapping,
+    TableName,
+    load_mapping,
+)
 from migprofile.sources.readers import (
     RawTable,
     SourceReadError,
@@ -83,6 +89,11 @@ class Dataset:
     @property
     def source(self) -> str:
         return self.mapping.id
+
+    @property
+    def design(self) -> DesignSpec | None:
+        """The sample design the mapping declares (``None`` for a census or register)."""
+        return self.mapping.design
 
     def __getitem__(self, table: str) -> pd.DataFrame:
         try:
@@ -406,6 +417,16 @@ def _context(
     return catalog, crosswalks, merged
 
 
+def _locate(finding: Finding, mapping: SourceMapping) -> Finding:
+    """Name the file of a finding about a table that comes from one file."""
+    if finding.file is not None or finding.table not in mapping.tables:
+        return finding
+    files = mapping.tables[finding.table].files
+    if finding.table == "persons" and "absent" in mapping.tables:
+        return finding  # persons joins two rosters: the records say which
+    return replace(finding, file=files[0].path) if len(files) == 1 else finding
+
+
 def read_source(
     mapping: SourceMapping | str | Path,
     *,
@@ -494,6 +515,7 @@ def read_source(
     for table_name, frame in list(tables.items()):
         if RECORD in frame.columns:
             tables[table_name] = frame.drop(columns=RECORD)
+    findings = [_locate(f, mapping) for f in findings]
     report = ReconciliationReport(
         mapping.id, tuple(table_reports), tuple(column_reports), tuple(findings)
     )

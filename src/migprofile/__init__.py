@@ -31,7 +31,7 @@ from migprofile.errors import (
     UnitError,
     UnknownCodeError,
 )
-from migprofile.sources import Dataset, SourceError, read_source
+from migprofile.sources import Dataset, SourceError, iter_source, read_source
 
 try:
     __version__ = version("migprofile")
@@ -60,6 +60,7 @@ __all__ = [
     "__version__",
     "catalog_problems",
     "load_catalog",
+    "iter_source",
     "parse_filter",
     "read_source",
 ]

@@ -59,8 +59,8 @@ __all__ = [
     "UnknownCodeError",
     "__version__",
     "catalog_problems",
-    "load_catalog",
     "iter_source",
+    "load_catalog",
     "parse_filter",
     "read_source",
 ]

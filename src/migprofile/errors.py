@@ -16,6 +16,7 @@ __all__ = [
     "FilterSyntaxError",
     "MigprofileError",
     "Problem",
+    "ProblemsError",
     "UnitError",
     "UnknownCodeError",
 ]
@@ -67,20 +68,31 @@ class Problem:
         return f"{text} [{self.code}]"
 
 
-class CatalogError(ValueError, MigprofileError):
-    """A catalogue folder has problems; ``problems`` lists every one of them."""
+class ProblemsError(ValueError, MigprofileError):
+    """Several problems found at once (collect, then raise): ``problems`` lists
+    every one of them, each with its file, line, id, field and value."""
+
+    #: what the problems are about, for the default headline
+    about = "the input"
 
     def __init__(self, problems: Iterable[Problem], summary: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
         files = sorted({p.file for p in self.problems if p.file})
-        head = summary or (
-            f"{len(self.problems)} problem(s) in {len(files)} file(s) of the catalogue"
-        )
+        head = summary or self.headline(files)
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+    def headline(self, files: list[str]) -> str:
+        return f"{len(self.problems)} problem(s) in {len(files)} file(s) of {self.about}"
 
     def codes(self) -> list[str]:
         """The reason codes of all problems, in order."""
         return [p.code for p in self.problems]
+
+
+class CatalogError(ProblemsError):
+    """A catalogue folder has problems; ``problems`` lists every one of them."""
+
+    about = "the catalogue"
 
 
 class FilterSyntaxError(ValueError, MigprofileError):

@@ -35,6 +35,7 @@ what it could not derive as findings.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,11 @@ __all__ = ["DERIVATIONS", "attach_absent", "derive"]
 Derive = Callable[
     [dict[str, pd.DataFrame], SourceMapping, Catalog, Mapping[str, object]], list[Finding]
 ]
+
+
+def _cannot(message: str, **fields: Any) -> list[Finding]:
+    """A derivation that cannot run: one error finding."""
+    return [Finding("cannot_derive", "error", message, **fields)]
 
 
 def _categorical(values: pd.Series | np.ndarray, catalog: Catalog, codelist: str) -> pd.Categorical:
@@ -90,7 +96,7 @@ def _parent_location(
 ) -> list[Finding]:
     persons = tables.get("persons")
     if persons is None:
-        return [Finding("cannot_derive", "error", "parent_location needs a persons table")]
+        return _cannot("parent_location needs a persons table")
     needed = {"hh_id", "line_no"}
     if not needed <= set(persons.columns):
         return [
@@ -150,7 +156,7 @@ def _migrant_status(
 ) -> list[Finding]:
     persons = tables.get("persons")
     if persons is None:
-        return [Finding("cannot_derive", "error", "migrant_status needs persons")]
+        return _cannot("migrant_status needs persons")
     if "migrant_status" in persons.columns:
         return [
             Finding(
@@ -162,14 +168,7 @@ def _migrant_status(
         ]
     country = params.get("reporting_country")
     if not isinstance(country, str):
-        return [
-            Finding(
-                "cannot_derive",
-                "error",
-                "migrant_status needs the parameter reporting_country",
-                table="persons",
-            )
-        ]
+        return _cannot("migrant_status needs the parameter reporting_country", table="persons")
     basis = str(params.get("migrant_basis", "COB"))
     column = {"COB": "country_of_birth", "CIT": "citizenship"}.get(basis)
     if column is None or column not in persons.columns:
@@ -209,14 +208,7 @@ def _age_group(
     try:
         codes = ages.sets[groups] if groups in ages.sets else ages.at_level(groups)
     except KeyError:
-        return [
-            Finding(
-                "cannot_derive",
-                "error",
-                "age_groups names no set or level of the age codelist",
-                value=groups,
-            )
-        ]
+        return _cannot("age_groups names no set or level of the age codelist", value=groups)
     findings: list[Finding] = []
     for name in ("persons", "events"):
         frame = tables.get(name)
@@ -251,14 +243,9 @@ def _recent_immigrant(
     persons = tables.get("persons")
     country = params.get("reporting_country")
     if persons is None or "country_1y_ago" not in persons.columns or not isinstance(country, str):
-        return [
-            Finding(
-                "cannot_derive",
-                "error",
-                "recent_immigrant needs persons.country_1y_ago and reporting_country",
-                table="persons",
-            )
-        ]
+        return _cannot(
+            "recent_immigrant needs persons.country_1y_ago and reporting_country", table="persons"
+        )
     if "recent_immigrant" in persons.columns:
         return []
     geo = catalog.codelist("geo")
@@ -283,14 +270,7 @@ def _years_since_arrival(
 ) -> list[Finding]:
     persons = tables.get("persons")
     if persons is None or "year_of_arrival" not in persons.columns:
-        return [
-            Finding(
-                "cannot_derive",
-                "error",
-                "years_since_arrival needs persons.year_of_arrival",
-                table="persons",
-            )
-        ]
+        return _cannot("years_since_arrival needs persons.year_of_arrival", table="persons")
     if "years_since_arrival" in persons.columns:
         return []
     years = mapping.year - persons["year_of_arrival"]
@@ -328,14 +308,9 @@ def _n_members_abroad(
 ) -> list[Finding]:
     persons, households = tables.get("persons"), tables.get("households")
     if persons is None or households is None or "absent_abroad" not in persons.columns:
-        return [
-            Finding(
-                "cannot_derive",
-                "error",
-                "n_members_abroad needs households and persons with absent_abroad",
-                table="households",
-            )
-        ]
+        return _cannot(
+            "n_members_abroad needs households and persons with absent_abroad", table="households"
+        )
     if "n_members_abroad" in households.columns:
         return []
     abroad = persons.loc[persons["absent_abroad"].fillna(False).astype(bool), "hh_id"]

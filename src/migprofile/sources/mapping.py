@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from migprofile.catalog.filters import parse_filter
 from migprofile.catalog.models import Crosswalk, SourceKind
-from migprofile.errors import MigprofileError, Problem
+from migprofile.errors import Problem, ProblemsError
 from migprofile.sources.files import FileSpec
 
 __all__ = [
@@ -42,17 +42,10 @@ TableName: TypeAlias = Literal["persons", "households", "events", "series", "abs
 Unmapped: TypeAlias = Literal["unknown", "fail"]
 
 
-class MappingError(ValueError, MigprofileError):
+class MappingError(ProblemsError):
     """A source mapping file cannot be read; ``problems`` lists every problem."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__(
-            "\n".join(
-                [f"{len(self.problems)} problem(s) in the source mapping"]
-                + [f"  - {p}" for p in self.problems]
-            )
-        )
+    about = "the source mapping"
 
 
 class _Model(BaseModel):

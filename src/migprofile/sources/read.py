@@ -259,18 +259,7 @@ def _missing_columns(spec: FileSpec, base: Path, table: str, wanted: list[str]) 
     try:
         available = set(list_columns(spec, base))
     except SourceReadError as exc:
-        return [
-            Finding(
-                p.code,
-                "error",
-                p.message,
-                table=table,
-                column=p.field,
-                value=p.value,
-                file=p.file or str(path),
-            )
-            for p in exc.problems
-        ]
+        return [Finding.from_problem(p, table) for p in exc.problems]
     return [
         Finding(
             "missing_column",
@@ -470,19 +459,7 @@ def read_source(
         try:
             parts = list(chunks)
         except SourceReadError as exc:
-            findings.extend(
-                Finding(
-                    p.code,
-                    "error",
-                    p.message,
-                    table=name,
-                    column=p.field,
-                    value=p.value,
-                    file=p.file,
-                    records=(p.line,) if p.line else (),
-                )
-                for p in exc.problems
-            )
+            findings.extend(Finding.from_problem(p, name) for p in exc.problems)
             continue
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         tables[name] = frame

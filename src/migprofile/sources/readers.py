@@ -89,7 +89,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from migprofile.errors import MigprofileError, Problem
+from migprofile.errors import MigprofileError, Problem, ProblemsError
 from migprofile.sources.files import FileFormat, FileSpec
 
 __all__ = [
@@ -188,21 +188,12 @@ class RawTable:
         return record + self.line_offset
 
 
-class SourceReadError(ValueError, MigprofileError):
+class SourceReadError(ProblemsError):
     """A source file cannot be read as declared; ``problems`` lists every
     problem found (file, line or record, column, value, expectation)."""
 
-    def __init__(self, problems: Iterable[Problem], summary: str | None = None) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        files = sorted({p.file for p in self.problems if p.file})
-        head = summary or (
-            f"{len(self.problems)} problem(s) reading {', '.join(files) or 'a source file'}"
-        )
-        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
-
-    def codes(self) -> list[str]:
-        """The reason codes of all problems, in order."""
-        return [p.code for p in self.problems]
+    def headline(self, files: list[str]) -> str:
+        return f"{len(self.problems)} problem(s) reading {', '.join(files) or 'a source file'}"
 
 
 class MissingExtraError(ImportError, MigprofileError):

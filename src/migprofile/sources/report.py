@@ -77,6 +77,23 @@ class Finding:
                 text += ", ..."
         return text
 
+    @classmethod
+    def from_problem(
+        cls, problem: Problem, table: str | None = None, severity: Severity = "error"
+    ) -> Finding:
+        """A reader's or loader's problem as a finding of ``table``."""
+        return cls(
+            problem.code,
+            severity,
+            problem.message,
+            table=table,
+            column=problem.field,
+            value=problem.value,
+            expected=problem.expected,
+            file=problem.file,
+            records=(problem.line,) if problem.line else (),
+        )
+
     def problem(self) -> Problem:
         return Problem(
             code=self.code,

@@ -140,36 +140,59 @@ def _coded(
     codelist = ctx.catalog.codelist(dim.codelist or "")
     crosswalk = ctx.crosswalks.get(spec.crosswalk) if spec.crosswalk else None
     missing = raw.isna()
-    uniques = pd.unique(raw[~missing])
-    lookup: dict[object, str | None] = {}
+    # Factorise once, decide per distinct source value, then build the
+    # categorical from integer codes: no per-row Python work.
+    positions, uniques = pd.factorize(raw, use_na_sentinel=True)
+    targets: list[str | None] = []
     for value in uniques:
         if crosswalk is not None:
-            lookup[value] = crosswalk.lookup(value)
+            targets.append(crosswalk.lookup(value))
         else:
             text = source_text(value)
-            lookup[value] = text if text in codelist else None
-    if crosswalk is not None:
-        bad_targets = {v for v in lookup.values() if v is not None and v not in codelist}
-        if bad_targets:  # the catalogue checks this; a mapping's inline crosswalk may not
-            raise ValueError(
-                f"crosswalk {crosswalk.id!r} maps to {sorted(bad_targets)}, "
-                f"not codes of {codelist.id!r}"
-            )
-    # plain objects: a string (Arrow) column would keep an all-missing result
-    # as a null-typed array that refuses codes later
-    mapped = raw.astype(object).map(lookup).astype(object)
-    unmapped = ~missing & mapped.isna()
+            targets.append(text if text in codelist else None)
+    bad_targets = {t for t in targets if t is not None and t not in codelist}
+    if bad_targets:  # the catalogue checks its crosswalks; a mapping's inline one may not
+        raise ValueError(
+            f"crosswalk {spec.crosswalk!r} maps to {sorted(bad_targets)}, "
+            f"not codes of {codelist.id!r}"
+        )
+    unknown = _unknown_code(codelist, crosswalk)
+    to_unknown = policy == "unknown" and unknown is not None
+    category = {code: i for i, code in enumerate(codelist.ids)}
+    target_codes = np.array(
+        [
+            category[t] if t is not None else (category[unknown] if to_unknown and unknown else -1)
+            for t in targets
+        ]
+        + [-1],  # the missing-value sentinel (-1) indexes this last entry
+        dtype=np.int64,
+    )
+    codes = target_codes[positions]
+    unmapped_unique = np.array([t is None for t in targets] + [False], dtype=bool)
+    unmapped = pd.Series(unmapped_unique[positions], index=raw.index)
     reject = pd.Series(False, index=raw.index)
     if unmapped.any():
         _tally_values(tally.unmapped, raw, records, unmapped)
-        unknown = _unknown_code(codelist, crosswalk)
-        if policy == "unknown" and unknown is not None:
-            mapped = mapped.where(~unmapped, unknown)
+        if to_unknown:
             tally.to_unknown += int(unmapped.sum())
         else:
             reject = unmapped
     tally.missing += int(missing.sum())
-    return pd.Series(pd.Categorical(mapped, categories=list(codelist.ids)), index=raw.index), reject
+    column = pd.Categorical.from_codes(codes, categories=pd.Index(list(codelist.ids)))
+    return pd.Series(column, index=raw.index), reject
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    """Identifiers and free text as strings; whole numbers without ``.0``."""
+    if pd.api.types.is_integer_dtype(raw.dtype):
+        return raw.astype("string")
+    if pd.api.types.is_float_dtype(raw.dtype):
+        whole = raw.dropna()
+        if bool((whole == np.floor(whole)).all()):
+            return raw.astype("Int64").astype("string")
+    if pd.api.types.is_string_dtype(raw.dtype):
+        return raw.astype("string")
+    return raw.map(source_text, na_action="ignore").astype("string")
 
 
 def _numeric(raw: pd.Series, tally: ColumnTally, records: pd.Series) -> pd.Series:
@@ -321,7 +344,7 @@ def harmonise_chunk(
             out[column] = _date(raw_col, spec, col_tally, records)
         else:
             col_tally.missing += int(raw_col.isna().sum())
-            out[column] = raw_col.map(source_text, na_action="ignore").astype("string")
+            out[column] = _text(raw_col)
     if tm.replicates is not None:
         names = tm.replicates.matching(frame.columns)
         rep_tally = tally.columns.setdefault(

@@ -48,10 +48,18 @@ def mapping(path: str) -> mp.sources.SourceMapping:
             "reference_period": "2024",
             "parameters": {"reporting_country": "MDA"},
             "crosswalks": [
-                {"id": "s", "name": "sex", "target": "sex",
-                 "map": [{"from": 1, "to": "M"}, {"from": 2, "to": "F"}]},
-                {"id": "e", "name": "isced", "target": "isced",
-                 "map": [{"from": i, "to": f"ED{i}"} for i in range(9)]},
+                {
+                    "id": "s",
+                    "name": "sex",
+                    "target": "sex",
+                    "map": [{"from": 1, "to": "M"}, {"from": 2, "to": "F"}],
+                },
+                {
+                    "id": "e",
+                    "name": "isced",
+                    "target": "isced",
+                    "map": [{"from": i, "to": f"ED{i}"} for i in range(9)],
+                },
             ],
             "tables": {
                 "persons": {

@@ -23,6 +23,7 @@ from migprofile.catalog import (
     load_catalog,
 )
 from migprofile.catalog.filters import Expr, parse_filter
+from migprofile.compute import Design, estimate
 from migprofile.errors import (
     CatalogError,
     FilterSyntaxError,
@@ -45,6 +46,7 @@ __all__ = [
     "Codelist",
     "Crosswalk",
     "Dataset",
+    "Design",
     "Dimension",
     "Expr",
     "FilterSyntaxError",
@@ -59,6 +61,7 @@ __all__ = [
     "UnknownCodeError",
     "__version__",
     "catalog_problems",
+    "estimate",
     "iter_source",
     "load_catalog",
     "parse_filter",

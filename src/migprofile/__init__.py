@@ -24,6 +24,7 @@ from migprofile.catalog import (
 )
 from migprofile.catalog.filters import Expr, parse_filter
 from migprofile.compute import Design, estimate
+from migprofile.compute.indicators import ComputeError, compute
 from migprofile.errors import (
     CatalogError,
     FilterSyntaxError,
@@ -44,6 +45,7 @@ __all__ = [
     "CatalogError",
     "Code",
     "Codelist",
+    "ComputeError",
     "Crosswalk",
     "Dataset",
     "Design",
@@ -61,6 +63,7 @@ __all__ = [
     "UnknownCodeError",
     "__version__",
     "catalog_problems",
+    "compute",
     "estimate",
     "iter_source",
     "load_catalog",

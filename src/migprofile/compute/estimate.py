@@ -181,7 +181,7 @@ def result_table(
             obs_status=pd.Series(["A"] * k, dtype=object),
             conf_status=pd.Series(["F"] * k, dtype=object),
             source=pd.Series([source] * k, dtype=object),
-            findings=pd.Series([() for _ in range(k)], dtype=object),
+            findings=pd.Series([""] * k, dtype=object),
         )
         parts.append(pd.DataFrame(part))
     columns = [*_HEAD, *names, *RESULT_COLUMNS[len(_HEAD):]]

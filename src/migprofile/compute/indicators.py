@@ -1,0 +1,490 @@
+"""``compute()``: catalogue indicators, disaggregated, as one result table.
+
+Every requested indicator × breakdown grouping (and the margins) of one
+harmonised table becomes one aggregation plan, run in one engine pass; the
+estimators then work on the small aggregated sums. Indicators whose numerator
+and denominator come from different tables (emigrants from the mirror series
+over residents from persons) are computed as two totals and combined.
+
+Breakdowns are dimension names, optionally at a level or named set of their
+codelist: ``"sex"``, ``"country_of_birth:subregion"`` (countries rolled up
+through the M49 hierarchy), ``"age:five_year"`` or ``"age:mics_child_groups"``
+(numeric ages grouped by the age codelist), ``"education:aggregate"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from migprofile.catalog import filters as flt
+from migprofile.catalog.filters import Expr, parse_filter
+from migprofile.catalog.loader import Catalog, load_catalog
+from migprofile.catalog.models import Indicator, Term
+from migprofile.compute.design import Design
+from migprofile.compute.disclosure import DisclosureRules, apply_disclosure
+from migprofile.compute.estimate import estimate_many
+from migprofile.compute.plan import Breakdown, Request, and_domains
+from migprofile.errors import MigprofileError
+
+__all__ = ["ComputeError", "compute", "parse_breakdown", "resolve_code_sets"]
+
+TOTAL = "_T"
+_ONE = "_one"
+
+
+class ComputeError(ValueError, MigprofileError):
+    """An indicator cannot be computed as asked; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class _By:
+    """A requested breakdown resolved against the catalogue."""
+
+    dimension: str
+    level: str | None
+
+    @property
+    def column(self) -> str:
+        return self.dimension if self.level is None else f"_by_{self.dimension}_{self.level}"
+
+
+def parse_breakdown(text: str, catalog: Catalog) -> tuple[str, str | None]:
+    """``"dim"`` or ``"dim:level"`` → (dimension, level or set), checked."""
+    dimension, _, level = text.partition(":")
+    dim = catalog.dimensions.get(dimension)
+    if dim is None:
+        raise ComputeError(f"breakdown {text!r}: no dimension {dimension!r} in the catalogue")
+    if dim.codelist is None:
+        raise ComputeError(f"breakdown {text!r}: {dimension!r} has no codelist to break down by")
+    if level:
+        codelist = catalog.codelist(dim.codelist)
+        if not codelist.has_name(level):
+            raise ComputeError(
+                f"breakdown {text!r}: codelist {codelist.id!r} has no level or set {level!r}; "
+                f"levels: {', '.join(lv.id for lv in codelist.levels)}; "
+                f"sets: {', '.join(codelist.sets)}"
+            )
+    if dim.kind == "numeric" and not level:
+        raise ComputeError(
+            f"breakdown {text!r}: {dimension!r} is numeric; name the groups, e.g. "
+            f"'{dimension}:five_year'"
+        )
+    return dimension, level or None
+
+
+def _add_breakdown_column(
+    frame: pd.DataFrame, by: _By, catalog: Catalog
+) -> tuple[pd.DataFrame, Breakdown]:
+    """The frame with the column a breakdown groups by, and the breakdown."""
+    if by.dimension not in frame.columns:
+        raise ComputeError(f"breakdown {by.dimension!r}: the data has no such column")
+    if by.level is None:
+        return frame, Breakdown(by.dimension)
+    dim = catalog.dimension(by.dimension)
+    codelist = catalog.codelist(dim.codelist or "")
+    if dim.kind == "numeric":
+        from migprofile.catalog.age import bin_ages
+
+        groups = (
+            codelist.sets[by.level] if by.level in codelist.sets else codelist.at_level(by.level)
+        )
+        binned = bin_ages(frame[by.dimension], list(groups))
+        return frame.assign(**{by.column: binned}), Breakdown(by.column, name=by.dimension)
+    # a coded dimension shown at a coarser level: map every code to its ancestor
+    if by.level in codelist.sets:
+        members = set(codelist.sets[by.level])
+        mapping = {}
+        for code in codelist.ids:
+            chain = (code, *codelist.ancestors(code))
+            mapping[code] = next((c for c in chain if c in members), "_X")
+    else:
+        mapping = {code: codelist.roll_up(code, by.level) or "_X" for code in codelist.ids}
+    return frame, Breakdown.of(by.dimension, mapping, name=by.dimension)
+
+
+def _groupings(
+    bys: Sequence[_By], margins: bool | Sequence[Sequence[str]]
+) -> list[tuple[_By, ...]]:
+    if margins is True:
+        return [
+            tuple(b for b in bys if b in subset)
+            for r in range(len(bys), -1, -1)
+            for subset in itertools.combinations(bys, r)
+        ]
+    if margins is False:
+        return [tuple(bys)]
+    out = [tuple(bys)]
+    for names in margins:
+        chosen = tuple(b for b in bys if b.dimension in set(names))
+        if len(chosen) != len(set(names)):
+            raise ComputeError(f"margin {list(names)} names a dimension that is not broken down")
+        if chosen not in out:
+            out.append(chosen)
+    return out
+
+
+def _tables(data: Any) -> tuple[dict[str, pd.DataFrame], Any]:
+    from migprofile.sources.read import Dataset
+
+    if isinstance(data, Dataset):
+        return dict(data.tables), data
+    if isinstance(data, pd.DataFrame):
+        return {"persons": data}, None
+    if isinstance(data, Mapping):
+        return {str(k): v for k, v in data.items()}, None
+    raise TypeError(
+        "compute() takes a Dataset, a DataFrame (the persons table) or a mapping of "
+        f"table names to DataFrames, not {type(data).__name__}"
+    )
+
+
+def _design_for(frame: pd.DataFrame, dataset: Any, design: Design | None) -> Design | None:
+    """The design of a table: given, declared by the source, or none.
+
+    A source without a declared design is a complete enumeration (census,
+    register, published table): its standard errors are 0. If its rows carry
+    weights other than 1 (a census long-form sample, say) they are used, and
+    the rows are then treated as a with-replacement sample of records.
+    """
+    if design is not None:
+        return design
+    if dataset is not None and dataset.design is not None:
+        candidate = Design.from_spec(dataset.design)
+        named = [c for c in dataset.design.columns() if c]
+        if all(c in frame.columns for c in named):
+            return candidate
+    if "weight" in frame.columns:
+        weights = frame["weight"]
+        if bool(((weights == 1) | weights.isna()).all()):
+            return None
+        return Design(weights="weight")
+    return None
+
+
+def resolve_code_sets(expr: Expr, catalog: Catalog) -> Expr:
+    """The expression with every ``codelist.set`` replaced by its literal codes,
+    so that engines (pandas, SQL, Dask) need no catalogue to evaluate it."""
+    if isinstance(expr, flt.InSet) and isinstance(expr.values, flt.CodeRef):
+        codes = sorted(catalog.resolve(expr.values))
+        return flt.InSet(expr.column, tuple(flt.Literal(c) for c in codes), expr.negated)
+    if isinstance(expr, flt.And):
+        return flt.And(tuple(resolve_code_sets(e, catalog) for e in expr.items))
+    if isinstance(expr, flt.Or):
+        return flt.Or(tuple(resolve_code_sets(e, catalog) for e in expr.items))
+    if isinstance(expr, flt.Not):
+        return flt.Not(resolve_code_sets(expr.item, catalog))
+    return expr
+
+
+def _term_expr(catalog: Catalog, term: Term) -> Expr:
+    return resolve_code_sets(catalog.expr_of(term), catalog)
+
+
+def _request(
+    ind: Indicator,
+    catalog: Catalog,
+    by: tuple[Breakdown, ...],
+    where: Expr | None,
+    frame: pd.DataFrame,
+) -> Request:
+    num = and_domains(_term_expr(catalog, ind.numerator), where)
+    label = ind.id
+    if ind.measure == "count":
+        return Request("count", by=by, where=num, label=label)
+    if ind.measure == "total":
+        return Request("total", y=ind.numerator.variable, by=by, where=num, label=label)
+    if ind.measure == "mean":
+        return Request("mean", y=ind.numerator.variable, by=by, where=num, label=label)
+    if ind.measure == "median":
+        return Request(
+            "quantile", y=ind.numerator.variable, by=by, where=num, prob=0.5, label=label
+        )
+    if ind.denominator is None:  # excluded by Indicator's own checks
+        raise ComputeError(f"{ind.id}: a {ind.measure} needs a denominator")
+    den = and_domains(_term_expr(catalog, ind.denominator), where)
+    if ind.measure == "share":
+        # Σw[num ∧ den] / Σw[den]: a record whose numerator condition is unknown
+        # (a missing whereabouts) stays in the denominator, as MICS tabulates;
+        # estimate() 'share' would drop it like R's na.rm, which is not the
+        # catalogue's definition.
+        return Request(
+            "ratio",
+            y=_ONE,
+            x=_ONE,
+            by=by,
+            where=and_domains(den, _term_expr(catalog, ind.numerator)),
+            denominator_where=den,
+            multiplier=ind.multiplier,
+            label=label,
+        )
+    return Request(
+        "ratio",
+        y=ind.numerator.variable or _ONE,
+        x=ind.denominator.variable or _ONE,
+        by=by,
+        where=num,
+        denominator_where=den,
+        multiplier=ind.multiplier,
+        label=label,
+    )
+
+
+def _params(
+    catalog: Catalog, dataset: Any, params: Mapping[str, object] | None
+) -> dict[str, object]:
+    out: dict[str, object] = {
+        p.id: p.default for p in catalog.parameters.values() if p.default is not None
+    }
+    if dataset is not None:
+        out["ref_year"] = dataset.mapping.year
+        out.update(dataset.mapping.parameters)
+    out.update(params or {})
+    return out
+
+
+def _used_params(ind: Indicator, params: Mapping[str, object]) -> str:
+    return ";".join(f"{p}={params[p]}" for p in ind.parameters if p in params)
+
+
+def _finish(
+    table: pd.DataFrame,
+    indicators: Mapping[str, Indicator],
+    params: Mapping[str, object],
+    dims: Sequence[str],
+) -> pd.DataFrame:
+    if table.empty:
+        return table
+    table = table.copy()
+    ind_ids = table["indicator"].astype(str)
+    table["unit"] = ind_ids.map({i: ind.unit for i, ind in indicators.items()})
+    area = params.get("reporting_country")
+    table["ref_area"] = str(area) if area is not None else None
+    table["parameters"] = ind_ids.map(
+        {i: _used_params(ind, params) for i, ind in indicators.items()}
+    )
+    for dim in dims:
+        if dim not in table.columns:
+            table[dim] = TOTAL
+        table[dim] = table[dim].astype(object)
+    return table
+
+
+def _cross_table(
+    ind: Indicator,
+    tables: Mapping[str, pd.DataFrame],
+    catalog: Catalog,
+    groupings: Sequence[tuple[_By, ...]],
+    where: Expr | None,
+    params: Mapping[str, object],
+    dataset: Any,
+    design: Design | None,
+    engine: str,
+) -> pd.DataFrame:
+    """A ratio whose numerator and denominator come from two tables: two totals
+    (each with its own design), combined cell by cell; the standard error by
+    the delta method, the two tables being independent samples."""
+    if ind.denominator is None:
+        raise ComputeError(f"{ind.id}: a {ind.measure} needs a denominator")
+    parts = []
+    for role, term in (("num", ind.numerator), ("den", ind.denominator)):
+        table_name = catalog.table_of(term)
+        frame = tables[table_name].assign(**{_ONE: 1.0})
+        requests = []
+        for grouping in groupings:
+            usable = tuple(b for b in grouping if b.dimension in frame.columns)
+            bys = []
+            for b in usable:
+                frame, breakdown = _add_breakdown_column(frame, b, catalog)
+                bys.append(breakdown)
+            requests.append(
+                Request(
+                    "total",
+                    y=term.variable or _ONE,
+                    by=tuple(bys),
+                    where=and_domains(_term_expr(catalog, term), where),
+                    label=f"{role}|{'|'.join(b.dimension for b in grouping)}",
+                )
+            )
+        parts.append(
+            estimate_many(
+                frame,
+                requests,
+                _design_for(frame, dataset, design),
+                engine=engine,
+                params=params,
+            )
+        )
+    num, den = parts
+    dims = sorted({b.dimension for g in groupings for b in g})
+    rows = []
+    for label in num["indicator"].unique():
+        grouping_dims = [d for d in str(label).split("|")[1:] if d]
+        n_part = num[num["indicator"] == label]
+        d_part = den[den["indicator"] == "den|" + "|".join(grouping_dims)]
+        keys = [d for d in grouping_dims if d in d_part.columns and (d_part[d] != TOTAL).any()]
+        merged = (
+            n_part.merge(
+                d_part[[*keys, "value", "se", "n"]], on=keys, how="left", suffixes=("", "_den")
+            )
+            if keys
+            else n_part.assign(
+                value_den=float(d_part["value"].iloc[0]) if len(d_part) else np.nan,
+                se_den=float(d_part["se"].iloc[0]) if len(d_part) else np.nan,
+                n_den=int(d_part["n"].iloc[0]) if len(d_part) else 0,
+            )
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = merged["value"] / merged["value_den"] * ind.multiplier
+            rel = np.sqrt(
+                (merged["se"] / merged["value"]) ** 2
+                + (merged["se_den"] / merged["value_den"]) ** 2
+            )
+            se = np.where((merged["se"] == 0) & (merged["se_den"] == 0), 0.0, np.abs(value) * rel)
+        out = merged.drop(columns=["value_den", "se_den", "n_den"]).assign(
+            indicator=ind.id, value=value, se=se, cv=se / np.abs(value)
+        )
+        out["ci_lower"] = np.where(se == 0, value, out["ci_lower"] * np.nan)
+        out["ci_upper"] = np.where(se == 0, value, out["ci_upper"] * np.nan)
+        out["findings"] = "CROSS_TABLE"
+        rows.append(out)
+    result: pd.DataFrame = pd.concat(rows, ignore_index=True)
+    for dim in dims:
+        if dim not in result.columns:
+            result[dim] = TOTAL
+    return result
+
+
+def compute(
+    data: Any,
+    indicators: str | Indicator | Iterable[str | Indicator],
+    by: Sequence[str] = (),
+    margins: bool | Sequence[Sequence[str]] = True,
+    where: str | None = None,
+    params: Mapping[str, object] | None = None,
+    engine: str = "pandas",
+    *,
+    catalog: Catalog | None = None,
+    design: Design | None = None,
+    level: float = 0.95,
+    ci_method: str = "wald",
+    disclosure: DisclosureRules | None = None,
+) -> pd.DataFrame:
+    """Compute catalogue indicators on harmonised data, as one tidy result table.
+
+    ``data`` is a :class:`~migprofile.Dataset`, a mapping of table names
+    (``persons``, ``households``, ``events``, ``series``) to DataFrames, or a
+    DataFrame taken as ``persons``. ``indicators`` are ids or
+    :class:`Indicator` objects. ``by`` lists breakdowns (``"sex"``,
+    ``"age:five_year"``, ``"country_of_birth:subregion"``); each must be
+    allowed by every indicator asked for. ``margins`` adds the total rows
+    (``_T``): ``True`` for every combination (SQL's CUBE), ``False`` for none,
+    or a list of the breakdown combinations wanted. ``where`` restricts every
+    indicator to a domain (weights are zeroed outside it). ``params`` set the
+    definitional parameters (``reporting_country``, ``migrant_basis``, ...);
+    the values used are recorded in the ``parameters`` column of every row.
+    ``disclosure`` applies suppression and quality flags.
+    """
+    tables, dataset = _tables(data)
+    if catalog is None:
+        catalog = dataset.catalog if dataset is not None else load_catalog()
+    wanted = [indicators] if isinstance(indicators, str | Indicator) else list(indicators)
+    inds = {
+        (i.id if isinstance(i, Indicator) else i): (
+            i if isinstance(i, Indicator) else catalog.indicator(i)
+        )
+        for i in wanted
+    }
+    bys = [_By(*parse_breakdown(b, catalog)) for b in by]
+    for ind in inds.values():
+        missing = [b.dimension for b in bys if b.dimension not in ind.breakdowns]
+        if missing:
+            raise ComputeError(
+                f"{ind.id} cannot be broken down by {missing}; it allows "
+                f"{', '.join(ind.breakdowns) or 'no breakdown'}"
+            )
+    groupings = _groupings(bys, margins)
+    merged_params = _params(catalog, dataset, params)
+    where_expr = resolve_code_sets(parse_filter(where), catalog) if where else None
+    for ind in inds.values():
+        absent = [catalog.table_of(t) for t in ind.terms() if catalog.table_of(t) not in tables]
+        if absent:
+            raise ComputeError(
+                f"{ind.id} needs the {', '.join(sorted(set(absent)))} table, which the data lacks"
+            )
+        unset = [p for p in ind.parameters if p not in merged_params]
+        filters_use = {p for t in ind.terms() for p in _params_of(catalog.expr_of(t))}
+        missing_params = sorted(filters_use & set(unset))
+        if missing_params:
+            raise ComputeError(
+                f"{ind.id} needs the parameter(s) {missing_params}; pass them in params="
+            )
+
+    results: list[pd.DataFrame] = []
+    by_table: dict[str, list[Indicator]] = {}
+    for ind in inds.values():
+        tables_used = {catalog.table_of(t) for t in ind.terms()}
+        if len(tables_used) > 1:
+            results.append(
+                _cross_table(
+                    ind,
+                    tables,
+                    catalog,
+                    groupings,
+                    where_expr,
+                    merged_params,
+                    dataset,
+                    design,
+                    engine,
+                )
+            )
+        else:
+            by_table.setdefault(tables_used.pop(), []).append(ind)
+    for table_name, group in by_table.items():
+        frame = tables[table_name].assign(**{_ONE: 1.0})
+        breakdowns: dict[_By, Breakdown] = {}
+        for b in bys:
+            frame, breakdowns[b] = _add_breakdown_column(frame, b, catalog)
+        requests = [
+            _request(ind, catalog, tuple(breakdowns[b] for b in grouping), where_expr, frame)
+            for ind in group
+            for grouping in groupings
+        ]
+        results.append(
+            estimate_many(
+                frame,
+                requests,
+                _design_for(frame, dataset, design),
+                level=level,
+                ci_method=ci_method,
+                engine=engine,
+                params=merged_params,
+            )
+        )
+    dims = [b.dimension for b in bys]
+    table = (
+        pd.concat([r for r in results if not r.empty], ignore_index=True)
+        if any(not r.empty for r in results)
+        else pd.DataFrame()
+    )
+    table = _finish(table, inds, merged_params, dims)
+    if dataset is not None and not table.empty:
+        table["ref_period"] = dataset.mapping.reference_period
+        table["source"] = dataset.source
+    if not table.empty:
+        table = table.sort_values(["indicator", *dims], kind="stable").reset_index(drop=True)
+    if disclosure is not None and not table.empty:
+        measures = {i: ind.measure for i, ind in inds.items()}
+        table, _ = apply_disclosure(table, disclosure, dims, measures=measures)
+    return table
+
+
+def _params_of(expr: Expr) -> frozenset[str]:
+    from migprofile.catalog.filters import params as expr_params
+
+    return expr_params(expr)

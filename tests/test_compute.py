@@ -3,12 +3,16 @@ worked out by hand from tests/data/census/*.csv (see the comments)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import migprofile as mp
 from conftest import TESTS
+from migprofile.cli import cli
 from migprofile.compute.disclosure import DisclosureRules
 
 CENSUS = TESTS / "data" / "census" / "mapping.yaml"
@@ -194,3 +198,23 @@ def test_disclosure_rules_apply_to_computed_tables(census: mp.Dataset) -> None:
     # each sex has n = 1: both suppressed; the total (n = 2) is published
     assert table.loc[table["sex"] != "_T", "value"].isna().all()
     assert _value(table, "IMM_STOCK", sex="_T") == 2
+
+
+def test_cli_compute(tmp_path: Path) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(
+        cli, ["compute", str(CENSUS), "-i", "CLB_ANY_PARENT_ABROAD", "--by", "sex"]
+    )
+    assert shown.exit_code == 0, shown.output
+    # girls: H1/4 (mother abroad), H2/3, H3/2 -> 1 of 3; the boy H1/2 -> 1 of 1
+    lines = {tuple(line.split()[:3]) for line in shown.output.splitlines()[1:]}
+    assert ("CLB_ANY_PARENT_ABROAD", "F", "33.333333") in lines
+    assert ("CLB_ANY_PARENT_ABROAD", "M", "100.000000") in lines
+    out = tmp_path / "result.csv"
+    written = runner.invoke(
+        cli, ["compute", str(CENSUS), "-i", "IMM_STOCK", "--by", "age:broad_3", "--out", str(out)]
+    )
+    assert written.exit_code == 0, written.output
+    assert set(pd.read_csv(out)["age"]) == {"Y15T64", "Y_GE65", "_T"}
+    bad = runner.invoke(cli, ["compute", str(CENSUS), "-i", "IMM_STOCK", "--by", "shoe"])
+    assert bad.exit_code == 1 and "no dimension 'shoe'" in bad.output

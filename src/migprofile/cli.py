@@ -6,6 +6,7 @@
 ``migprofile catalog validate``  → :func:`migprofile.catalog_problems`
 ``migprofile catalog docs OUT``  → :func:`migprofile.docs.write_reference`
 ``migprofile inspect MAPPING``   → :func:`migprofile.read_source` (its report)
+``migprofile compute MAPPING``   → :func:`migprofile.compute`
 """
 
 from __future__ import annotations
@@ -235,6 +236,94 @@ def inspect(mapping: Path, strict: bool, params: tuple[str, ...], fmt: str) -> N
         _fail(str(exc))
     report = dataset.report
     click.echo(report.to_json() if fmt == "json" else report.to_text())
+
+
+@cli.command("compute")
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-i",
+    "--indicator",
+    "indicators",
+    multiple=True,
+    required=True,
+    help="An indicator id. Repeatable.",
+)
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    help="A breakdown: a dimension, or dimension:level (age:five_year). Repeatable.",
+)
+@click.option("--no-margins", is_flag=True, help="Leave out the _T total rows.")
+@click.option("--where", default=None, help="Restrict to a domain (a filter).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a definitional parameter (e.g. migrant_basis=CIT). Repeatable.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the result table to this CSV file instead of printing it.",
+)
+def compute_(
+    mapping: Path,
+    indicators: tuple[str, ...],
+    by: tuple[str, ...],
+    no_margins: bool,
+    where: str | None,
+    params: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Read a source through its MAPPING and compute indicators on it."""
+    import pandas as pd
+
+    from migprofile.compute.indicators import compute
+    from migprofile.sources import MappingError, SourceError, read_source
+
+    values: dict[str, object] = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            _fail(f"--param takes NAME=VALUE, not {item!r}", code=2)
+        values[name] = int(value) if value.lstrip("-").isdigit() else value
+    try:
+        dataset = read_source(mapping, params=values)
+        table = compute(
+            dataset,
+            list(indicators),
+            by=list(by),
+            margins=not no_margins,
+            where=where,
+            params=values,
+        )
+    except SourceError as exc:
+        click.echo(exc.report.to_text(), err=True)
+        sys.exit(1)
+    except (MappingError, CatalogError, MigprofileError) as exc:
+        _fail(str(exc).strip('"'))
+    if out is not None:
+        table.to_csv(out, index=False)
+        click.echo(f"wrote {len(table)} rows to {out}")
+        return
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+        return
+    shown = ["indicator", *by_columns(by), "value", "se", "ci_lower", "ci_upper", "n", "unit"]
+    with pd.option_context("display.max_rows", 500, "display.width", 200):
+        click.echo(table[[c for c in shown if c in table.columns]].to_string(index=False))
+
+
+def by_columns(by: tuple[str, ...]) -> list[str]:
+    """The result columns of breakdown arguments (``age:five_year`` -> ``age``)."""
+    return [b.partition(":")[0] for b in by]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -309,10 +309,14 @@ def _ages(lo: int, hi: int | None) -> str:
     return f"ages {lo} to {hi}"
 
 
-def bin_ages(ages: pd.Series, codes: Sequence[str]) -> pd.Series:
+def bin_ages(
+    ages: pd.Series, codes: Sequence[str], outside: str | None = None
+) -> pd.Series:
     """Each numeric age (completed years) coded into the one of ``codes`` that
     contains it; missing ages stay missing. ``codes`` must partition the ages
-    they cover (no overlap); an age that no code covers is a ``ValueError``.
+    they cover (no overlap). An age that no code covers is an error, unless
+    ``outside`` gives the code for such ages (``"_X"``, say, when the groups
+    cover children only and the table holds adults too).
 
     Ages are floored: 4.9 completed years is 4.
     """
@@ -328,6 +332,9 @@ def bin_ages(ages: pd.Series, codes: Sequence[str]) -> pd.Series:
         hit = (values >= interval.lo) & (values <= hi)
         out[hit] = code
         covered |= hit
+    if not covered.all() and outside is not None:
+        out[~covered] = outside
+        covered[:] = True
     if not covered.all():
         first = values[~covered][0]
         raise AgeCodeError(list(codes), f"age {first:g} is in none of these groups")

@@ -16,6 +16,7 @@ its file, line, definition id and field.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class UnknownDefinitionError(KeyError, MigprofileError):
     def __init__(self, kind: str, id: str, known: Iterable[str] = ()) -> None:
         self.kind = kind
         self.id = id
-        close = sorted(k for k in known if k.lower().startswith(id.lower()[:3]))[:5]
+        close = difflib.get_close_matches(id, list(known), n=5, cutoff=0.6)
         self.hint = f"; did you mean {', '.join(close)}?" if close else ""
         super().__init__(id)
 

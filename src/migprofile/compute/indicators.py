@@ -54,6 +54,16 @@ class _By:
         return self.dimension if self.level is None else f"_by_{self.dimension}_{self.level}"
 
 
+# Result columns that a breakdown must not collide with while the table is
+# built: a breakdown by the series' ref_area (the destination of a mirror
+# table) is renamed, then folded back into the result's ref_area column.
+_HEAD_COLUMNS = ("indicator", "ref_period", "ref_area")
+
+
+def _output_name(dimension: str) -> str:
+    return f"_by_{dimension}" if dimension in _HEAD_COLUMNS else dimension
+
+
 def parse_breakdown(text: str, catalog: Catalog) -> tuple[str, str | None]:
     """``"dim"`` or ``"dim:level"`` → (dimension, level or set), checked."""
     dimension, _, level = text.partition(":")
@@ -85,7 +95,7 @@ def _add_breakdown_column(
     if by.dimension not in frame.columns:
         raise ComputeError(f"breakdown {by.dimension!r}: the data has no such column")
     if by.level is None:
-        return frame, Breakdown(by.dimension)
+        return frame, Breakdown(by.dimension, name=_output_name(by.dimension))
     dim = catalog.dimension(by.dimension)
     codelist = catalog.codelist(dim.codelist or "")
     if dim.kind == "numeric":
@@ -94,8 +104,12 @@ def _add_breakdown_column(
         groups = (
             codelist.sets[by.level] if by.level in codelist.sets else codelist.at_level(by.level)
         )
-        binned = bin_ages(frame[by.dimension], list(groups))
-        return frame.assign(**{by.column: binned}), Breakdown(by.column, name=by.dimension)
+        # ages the groups do not cover (adults, for the MICS child groups) form
+        # the cell _X; they are outside the indicators' domains in practice
+        binned = bin_ages(frame[by.dimension], list(groups), outside="_X")
+        return frame.assign(**{by.column: binned}), Breakdown(
+            by.column, name=_output_name(by.dimension)
+        )
     # a coded dimension shown at a coarser level: map every code to its ancestor
     if by.level in codelist.sets:
         members = set(codelist.sets[by.level])
@@ -105,7 +119,7 @@ def _add_breakdown_column(
             mapping[code] = next((c for c in chain if c in members), "_X")
     else:
         mapping = {code: codelist.roll_up(code, by.level) or "_X" for code in codelist.ids}
-    return frame, Breakdown.of(by.dimension, mapping, name=by.dimension)
+    return frame, Breakdown.of(by.dimension, mapping, name=_output_name(by.dimension))
 
 
 def _groupings(
@@ -265,10 +279,27 @@ def _finish(
     table["unit"] = ind_ids.map({i: ind.unit for i, ind in indicators.items()})
     area = params.get("reporting_country")
     table["ref_area"] = str(area) if area is not None else None
+    for head in _HEAD_COLUMNS:
+        renamed = _output_name(head)
+        if renamed != head and renamed in table.columns:
+            # the breakdown's codes (destinations); its margin rows keep the
+            # reporting area
+            codes = table.pop(renamed).astype(object)
+            table[head] = codes.where(codes != TOTAL, table[head])
+    # a ratio whose denominator is empty in a cell has no value
+    value = table["value"].astype(float)
+    empty = ~np.isfinite(value) & value.notna()
+    if empty.any():
+        table.loc[empty, ["value", "se", "ci_lower", "ci_upper", "cv"]] = np.nan
+        table.loc[empty, "findings"] = (
+            table.loc[empty, "findings"].astype(str) + " EMPTY_DENOMINATOR"
+        ).str.strip()
     table["parameters"] = ind_ids.map(
         {i: _used_params(ind, params) for i, ind in indicators.items()}
     )
     for dim in dims:
+        if dim in _HEAD_COLUMNS:
+            continue
         if dim not in table.columns:
             table[dim] = TOTAL
         table[dim] = table[dim].astype(object)
@@ -325,9 +356,10 @@ def _cross_table(
     rows = []
     for label in num["indicator"].unique():
         grouping_dims = [d for d in str(label).split("|")[1:] if d]
+        key_names = [_output_name(d) for d in grouping_dims]
         n_part = num[num["indicator"] == label]
         d_part = den[den["indicator"] == "den|" + "|".join(grouping_dims)]
-        keys = [d for d in grouping_dims if d in d_part.columns and (d_part[d] != TOTAL).any()]
+        keys = [d for d in key_names if d in d_part.columns and (d_part[d] != TOTAL).any()]
         merged = (
             n_part.merge(
                 d_part[[*keys, "value", "se", "n"]], on=keys, how="left", suffixes=("", "_den")
@@ -355,8 +387,8 @@ def _cross_table(
         rows.append(out)
     result: pd.DataFrame = pd.concat(rows, ignore_index=True)
     for dim in dims:
-        if dim not in result.columns:
-            result[dim] = TOTAL
+        if _output_name(dim) not in result.columns:
+            result[_output_name(dim)] = TOTAL
     return result
 
 

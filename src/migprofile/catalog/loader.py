@@ -938,7 +938,32 @@ def load_catalog(*folders: PathLike, include_bundled: bool = True) -> Catalog:
     and crosswalks for its country). Raises :class:`CatalogError` listing every
     problem of every file.
     """
+    if not folders and include_bundled:
+        key = _bundled_signature()
+        cached = _BUNDLED_CACHE.get(key)
+        if cached is not None:
+            return cached
     catalog, problems = _collect(folders, include_bundled)
     if catalog is None:
         raise CatalogError(problems)
+    if not folders and include_bundled:
+        _BUNDLED_CACHE.clear()
+        _BUNDLED_CACHE[key] = catalog
     return catalog
+
+
+# The bundled catalogue is immutable once loaded; it is read once per process
+# and read again only when one of its files changes (an editable checkout).
+_BUNDLED_CACHE: dict[tuple[tuple[str, int, int], ...], Catalog] = {}
+
+
+def _bundled_signature() -> tuple[tuple[str, int, int], ...]:
+    out: list[tuple[str, int, int]] = []
+    for folder in bundled_dirs():
+        for path in _yaml_files(folder):
+            if isinstance(path, Path):
+                stat = path.stat()
+                out.append((str(path), stat.st_mtime_ns, stat.st_size))
+            else:  # inside a wheel or zip: immutable
+                out.append((str(path), 0, 0))
+    return tuple(out)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import settings
 
@@ -10,6 +11,15 @@ import migprofile as mp
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 CATALOGS = TESTS / "catalogs"
+
+
+def cell_value(table: pd.DataFrame, indicator: str | None = None, **cell: str) -> float:
+    """The value of the one row of a result table with these codes."""
+    rows = table if indicator is None else table[table["indicator"] == indicator]
+    for dim, code in cell.items():
+        rows = rows[rows[dim] == code]
+    assert len(rows) == 1, rows
+    return float(rows["value"].iloc[0])
 
 
 @pytest.fixture(scope="session")

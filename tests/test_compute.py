@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import migprofile as mp
 from conftest import TESTS
+from conftest import cell_value as _value
 from migprofile.cli import cli
 from migprofile.compute.disclosure import DisclosureRules
 
@@ -22,14 +23,6 @@ SURVEY = TESTS / "data" / "survey" / "mapping.yaml"
 @pytest.fixture(scope="module")
 def census() -> mp.Dataset:
     return mp.read_source(CENSUS)
-
-
-def _value(table: pd.DataFrame, indicator: str, **cell: str) -> float:
-    rows = table[table["indicator"] == indicator]
-    for dim, code in cell.items():
-        rows = rows[rows[dim] == code]
-    assert len(rows) == 1, rows
-    return float(rows["value"].iloc[0])
 
 
 def test_counts_and_shares_by_sex_with_margins(census: mp.Dataset) -> None:

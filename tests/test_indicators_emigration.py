@@ -17,6 +17,7 @@ import yaml
 
 import migprofile as mp
 from conftest import REPO, TESTS
+from conftest import cell_value as _value
 
 PARAMS = {"reporting_country": "MDA", "ref_year": 2024}
 FILES = ("stocks.yaml", "emigration.yaml", "remittances.yaml", "children.yaml")
@@ -41,14 +42,6 @@ def _compute(
     assert not table.empty
     assert (table["unit"] == catalog.indicator(indicator).unit).all()
     return table
-
-
-def _value(table: pd.DataFrame, **cell: str) -> float:
-    rows = table
-    for dim, code in cell.items():
-        rows = rows[rows[dim] == code]
-    assert len(rows) == 1, rows
-    return float(rows["value"].iloc[0])
 
 
 # --------------------------------------------------------------------------- persons (stocks)

@@ -46,6 +46,17 @@ def _load(dirs: Sequence[Path]) -> Catalog:
         _fail(str(exc))
 
 
+def _parse_params(items: Sequence[str]) -> dict[str, object]:
+    """``--param NAME=VALUE`` options; whole numbers become integers (ref_year=2024)."""
+    values: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            _fail(f"--param takes NAME=VALUE, not {item!r}", code=2)
+        values[name] = int(value) if value.lstrip("-").isdigit() else value
+    return values
+
+
 def _one_line(text: str) -> str:
     """User text on one terminal line, without control characters."""
     return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))
@@ -219,12 +230,7 @@ def inspect(mapping: Path, strict: bool, params: tuple[str, ...], fmt: str) -> N
     """
     from migprofile.sources import MappingError, SourceError, read_source
 
-    values: dict[str, object] = {}
-    for item in params:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            _fail(f"--param takes NAME=VALUE, not {item!r}", code=2)
-        values[name] = value
+    values = _parse_params(params)
     try:
         dataset = read_source(mapping, params=values, strict=True if strict else None)
     except MappingError as exc:
@@ -288,12 +294,7 @@ def compute_(
     from migprofile.compute.indicators import compute
     from migprofile.sources import MappingError, SourceError, read_source
 
-    values: dict[str, object] = {}
-    for item in params:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            _fail(f"--param takes NAME=VALUE, not {item!r}", code=2)
-        values[name] = int(value) if value.lstrip("-").isdigit() else value
+    values = _parse_params(params)
     try:
         dataset = read_source(mapping, params=values)
         table = compute(

@@ -211,3 +211,19 @@ def test_cli_compute(tmp_path: Path) -> None:
     assert set(pd.read_csv(out)["age"]) == {"Y15T64", "Y_GE65", "_T"}
     bad = runner.invoke(cli, ["compute", str(CENSUS), "-i", "IMM_STOCK", "--by", "shoe"])
     assert bad.exit_code == 1 and "no dimension 'shoe'" in bad.output
+
+
+@pytest.mark.parametrize(
+    "indicators",
+    [
+        ["IMM_STOCK", "IMM_STOCK_SHARE", "IMM_MEDIAN_AGE", "LFPR_BY_MIG", "UR_BY_MIG"],
+        ["CLB_ANY_PARENT_ABROAD", "CLB_MOTHER_ONLY_ABROAD", "ABSENT_POP_SHARE"],
+        ["HH_MEMBER_ABROAD_SHARE", "HH_REMIT_RECEIPT_SHARE"],
+    ],
+)
+def test_engines_give_the_same_table(census: mp.Dataset, indicators: list[str]) -> None:
+    pytest.importorskip("duckdb")
+    by = [] if indicators[0].startswith("HH_") else ["sex"]
+    pandas_table = mp.compute(census, indicators, by=by)
+    duckdb_table = mp.compute(census, indicators, by=by, engine="duckdb")
+    pd.testing.assert_frame_equal(pandas_table, duckdb_table, rtol=1e-9)

@@ -17,6 +17,7 @@ from migprofile.compute.engine import (
     UnmappedCodeError,
     get_engine,
 )
+from migprofile.compute.engine_duckdb import DuckDBEngine
 from migprofile.compute.estimate import RESULT_COLUMNS, estimate, estimate_many, result_table
 from migprofile.compute.estimators import Estimates, estimate_item
 from migprofile.compute.plan import (
@@ -31,6 +32,10 @@ from migprofile.compute.plan import (
     make_plan,
 )
 
+# The out-of-core engine: duckdb is imported when the engine first runs
+# (extra "duckdb"), so registering it costs nothing.
+ENGINES["duckdb"] = DuckDBEngine
+
 __all__ = [
     "ENGINES",
     "RESULT_COLUMNS",
@@ -39,6 +44,7 @@ __all__ = [
     "Design",
     "DesignColumnError",
     "DesignError",
+    "DuckDBEngine",
     "Engine",
     "EstimateError",
     "Estimates",

@@ -28,6 +28,7 @@ from migprofile.catalog.loader import Catalog, load_catalog
 from migprofile.catalog.models import Indicator, Term
 from migprofile.compute.design import Design
 from migprofile.compute.disclosure import DisclosureRules, apply_disclosure
+from migprofile.compute.engine import Engine
 from migprofile.compute.estimate import estimate_many
 from migprofile.compute.plan import Breakdown, Request, and_domains
 from migprofile.errors import MigprofileError
@@ -315,7 +316,7 @@ def _cross_table(
     params: Mapping[str, object],
     dataset: Any,
     design: Design | None,
-    engine: str,
+    engine: str | Engine,
 ) -> pd.DataFrame:
     """A ratio whose numerator and denominator come from two tables: two totals
     (each with its own design), combined cell by cell; the standard error by
@@ -399,7 +400,7 @@ def compute(
     margins: bool | Sequence[Sequence[str]] = True,
     where: str | None = None,
     params: Mapping[str, object] | None = None,
-    engine: str = "pandas",
+    engine: str | Engine = "pandas",
     *,
     catalog: Catalog | None = None,
     design: Design | None = None,
@@ -420,7 +421,8 @@ def compute(
     indicator to a domain (weights are zeroed outside it). ``params`` set the
     definitional parameters (``reporting_country``, ``migrant_basis``, ...);
     the values used are recorded in the ``parameters`` column of every row.
-    ``disclosure`` applies suppression and quality flags.
+    ``engine`` names a registered engine (``"pandas"``, ``"duckdb"``) or is
+    an engine object. ``disclosure`` applies suppression and quality flags.
     """
     tables, dataset = _tables(data)
     if catalog is None:

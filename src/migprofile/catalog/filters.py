@@ -49,6 +49,7 @@ __all__ = [
     "IsTrue",
     "Literal",
     "LiteralValue",
+    "MaskEvaluator",
     "Not",
     "Or",
     "Param",
@@ -1137,72 +1138,180 @@ _PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 
+_BoolArray: TypeAlias = np.ndarray[Any, np.dtype[np.bool_]]
+#: A three-valued result: (``true``, ``maybe``), where ``true`` marks the rows
+#: where the condition is true and ``maybe`` those where it is true or unknown
+#: (``maybe`` *is* ``true`` when no row is unknown). ``not`` swaps and negates
+#: them; ``and``/``or`` combine each side separately (Kleene logic).
+_Truth: TypeAlias = tuple[_BoolArray, _BoolArray]
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class _ColumnData:
+    """A column as the evaluator reads it.
+
+    ``values`` holds the values compared: a categorical column's categories
+    (then ``codes`` gives each row's category, -1 where missing, and ``used``
+    the categories that occur), otherwise the whole column (rows where it is
+    missing are never selected). ``value_dtype`` is the dtype of the values,
+    ``dtype`` the column's own dtype (for messages).
+    """
+
     name: str
-    kind: str  # number | string | boolean | datetime | empty | other
-    missing: np.ndarray[Any, np.dtype[np.bool_]]
-    present: pd.Series[Any]  # the non-missing values, categoricals decoded
+    kind: str  # number | string | boolean | datetime | empty | mixed | other
+    missing: _BoolArray
+    has_missing: bool
+    values: pd.Series[Any]
+    codes: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] | None
+    used: _BoolArray | None
+    value_dtype: Any
     dtype: str
 
 
-def _boolean(
-    values: np.ndarray[Any, np.dtype[np.bool_]], mask: np.ndarray[Any, np.dtype[np.bool_]]
-) -> pd.arrays.BooleanArray:
-    return pd.arrays.BooleanArray(values.copy(), mask.copy())
+def _kind_of(dtype: Any, present: np.ndarray[Any, Any] | None) -> str:
+    """The kind of values of ``dtype`` (``present``: the non-missing values of
+    an object column, to infer theirs)."""
+    types = pd.api.types
+    if types.is_bool_dtype(dtype):
+        return "boolean"
+    if types.is_complex_dtype(dtype):
+        return "other"
+    if types.is_numeric_dtype(dtype):
+        return "number"
+    if types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.StringDtype) or (
+        dtype != np.dtype(object) and types.is_string_dtype(dtype)
+    ):
+        return "string"
+    if dtype == np.dtype(object):
+        inferred = types.infer_dtype(present, skipna=True)
+        return {
+            "string": "string", "integer": "number", "floating": "number",
+            "mixed-integer-float": "number", "boolean": "boolean", "empty": "empty",
+        }.get(inferred, "mixed" if inferred.startswith("mixed") else "other")
+    return "other"
 
 
-class _PandasEvaluator:
+_FEW_CODES = 12
+
+
+def _by_codes(
+    codes: np.ndarray[Any, np.dtype[np.signedinteger[Any]]], hit: _BoolArray
+) -> _BoolArray:
+    """Each row's entry of ``hit`` (one per category) through its category
+    code; false where the code is -1 (missing)."""
+    hits = np.flatnonzero(hit)
+    misses = np.flatnonzero(~hit)
+    if len(hits) == 0:
+        return np.zeros(len(codes), dtype=bool)
+    if len(hits) <= _FEW_CODES and len(hits) <= len(misses):
+        # a few codes: comparisons are cheaper than a gather
+        true: _BoolArray = codes == int(hits[0])
+        for code in hits[1:].tolist():
+            true |= codes == code
+        return true
+    if len(misses) <= _FEW_CODES:
+        false = codes < 0  # missing
+        for code in misses.tolist():
+            false |= codes == code
+        return np.logical_not(false, out=false)
+    table = np.zeros(len(hit) + 1, dtype=bool)  # the last entry: code -1
+    table[:-1] = hit
+    gathered: _BoolArray = table[codes]
+    return gathered
+
+
+class MaskEvaluator:
+    """Evaluates filter expressions on one ``pandas.DataFrame``, as
+    :func:`to_pandas_mask` does, sharing work between expressions.
+
+    Every column is read once, and every sub-expression is evaluated once and
+    remembered (``params`` and ``resolve`` are fixed for the evaluator's
+    life), so evaluating the many domains of an estimation plan with one
+    evaluator costs little more than evaluating their distinct conditions.
+    Categorical columns are compared on their categories; each row then takes
+    the result of its category through the integer codes.
+
+    :meth:`mask` returns read-only arrays owned by the evaluator. The frame
+    must not change while the evaluator is in use.
+    """
+
     def __init__(
         self,
         frame: pd.DataFrame,
-        params: Mapping[str, object],
-        resolve: Callable[[CodeRef], Collection[object]] | None,
+        params: Mapping[str, object] | None = None,
+        resolve: Callable[[CodeRef], Collection[object]] | None = None,
     ) -> None:
         self.frame = frame
-        self.params = params
+        self.params: Mapping[str, object] = params or {}
         self.resolve = resolve
         self.n = len(frame)
-        self.cache: dict[str, _ColumnData] = {}
+        self._columns: dict[str, _ColumnData] = {}
+        self._memo: dict[Expr, _Truth] = {}
+        self._present: dict[str, pd.Series[Any]] = {}
+        self._known: dict[str, _BoolArray] = {}
+
+    def mask(self, expr: Expr) -> _BoolArray:
+        """The rows ``expr`` selects (true, not unknown), as a read-only numpy
+        ``bool`` array."""
+        return self.truth(expr)[0]
+
+    # ---- columns
 
     def column(self, name: str) -> _ColumnData:
-        if name in self.cache:
-            return self.cache[name]
+        cached = self._columns.get(name)
+        if cached is not None:
+            return cached
         if name not in self.frame.columns:
             raise UnknownColumnError(name, self.frame.columns)
         series = self.frame[name]
         if isinstance(series, pd.DataFrame):
             raise FilterTypeError(f"the data has several columns named {name!r}", name)
-        missing = series.isna().to_numpy(dtype=bool)
-        present = series[~missing]
+        codes: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] | None = None
+        used: _BoolArray | None = None
         if isinstance(series.dtype, pd.CategoricalDtype):
-            present = present.astype(series.dtype.categories.dtype)
-        dtype = present.dtype
-        types = pd.api.types
-        if types.is_bool_dtype(dtype):
-            kind = "boolean"
-        elif types.is_complex_dtype(dtype):
-            kind = "other"
-        elif types.is_numeric_dtype(dtype):
-            kind = "number"
-        elif types.is_datetime64_any_dtype(dtype):
-            kind = "datetime"
-        elif isinstance(dtype, pd.StringDtype) or (
-            dtype != np.dtype(object) and types.is_string_dtype(dtype)
-        ):
-            kind = "string"
-        elif dtype == np.dtype(object):
-            inferred = types.infer_dtype(present.to_numpy(dtype=object), skipna=True)
-            kind = {
-                "string": "string", "integer": "number", "floating": "number",
-                "mixed-integer-float": "number", "boolean": "boolean", "empty": "empty",
-            }.get(inferred, "mixed" if inferred.startswith("mixed") else "other")
+            categorical = typing.cast(pd.Categorical, series.array)
+            codes = np.asarray(categorical.codes)
+            missing = codes < 0
+            values = pd.Series(categorical.categories)
+            value_dtype = series.dtype.categories.dtype
+            if value_dtype == np.dtype(object):
+                # only the categories that occur count (as the values would)
+                counts = np.bincount(codes[~missing].astype(np.intp), minlength=len(values))
+                used = counts > 0
+                values = values[used]
         else:
-            kind = "other"
-        data = _ColumnData(name, kind, missing, present, str(series.dtype))
-        self.cache[name] = data
+            missing = np.asarray(series.isna().to_numpy(dtype=bool), dtype=bool)
+            values = series
+            value_dtype = series.dtype
+            if value_dtype == np.dtype(object):
+                self._present[name] = series[~missing]
+        missing.flags.writeable = False
+        present: np.ndarray[Any, Any] | None = None
+        if value_dtype == np.dtype(object):
+            present = (values if codes is not None else self._present[name]).to_numpy(
+                dtype=object
+            )
+        kind = _kind_of(value_dtype, present)
+        data = _ColumnData(
+            name, kind, missing, bool(missing.any()), values, codes, used, value_dtype,
+            str(series.dtype),
+        )
+        self._columns[name] = data
         return data
+
+    def present(self, data: _ColumnData) -> pd.Series[Any]:
+        """The non-missing values of a column that is not categorical."""
+        if data.name not in self._present:
+            self._present[data.name] = data.values[~data.missing]
+        return self._present[data.name]
+
+    def known(self, data: _ColumnData) -> _BoolArray:
+        """Rows where the column has a value."""
+        if data.name not in self._known:
+            self._known[data.name] = ~data.missing
+        return self._known[data.name]
 
     def check(self, data: _ColumnData, value: _Scalar, op: str) -> object:
         """Check that ``value`` can be compared with the column; return it in the
@@ -1227,7 +1336,7 @@ class _PandasEvaluator:
                 raise FilterTypeError(
                     f"column {data.name!r} holds dates; {value!r} is not a date", data.name
                 ) from exc
-            tz = getattr(data.present.dtype, "tz", None)
+            tz = getattr(data.value_dtype, "tz", None)
             if tz is not None and stamp.tz is None:
                 stamp = stamp.tz_localize(tz)
             elif tz is None and stamp.tz is not None:
@@ -1247,7 +1356,20 @@ class _PandasEvaluator:
             )
         return value
 
-    def evaluate(self, expr: Expr) -> pd.arrays.BooleanArray:
+    # ---- evaluation
+
+    def truth(self, expr: Expr) -> _Truth:
+        """``expr``'s three-valued result (remembered)."""
+        found = self._memo.get(expr)
+        if found is not None:
+            return found
+        result = self._compute(expr)
+        for part in result:
+            part.flags.writeable = False
+        self._memo[expr] = result
+        return result
+
+    def _compute(self, expr: Expr) -> _Truth:
         if isinstance(expr, Compare):
             value = _operand_value(expr.operand, self.params)
             return self.compare(expr.column.name, expr.op, value)
@@ -1255,49 +1377,88 @@ class _PandasEvaluator:
             return self.compare(expr.column.name, "==", True)
         if isinstance(expr, IsMissing):
             data = self.column(expr.column.name)
-            return _boolean(data.missing, np.zeros(self.n, dtype=bool))
+            return data.missing, data.missing
         if isinstance(expr, InSet):
             values = _set_values(expr.values, self.params, self.resolve)
             return self.in_set(expr.column.name, values, expr.negated)
         if isinstance(expr, Not):
-            return ~self.evaluate(expr.item)
-        if isinstance(expr, And):
-            result = self.evaluate(expr.items[0])
-            for item in expr.items[1:]:
-                result = result & self.evaluate(item)
-            return result
-        result = self.evaluate(expr.items[0])
-        for item in expr.items[1:]:
-            # operator.or_: pandas-stubs do not declare BooleanArray.__or__ (Kleene or).
-            result = operator.or_(result, self.evaluate(item))
-        return result
+            true, maybe = self.truth(expr.item)
+            if maybe is true:
+                negated = ~true
+                return negated, negated
+            return ~maybe, ~true
+        parts = [self.truth(item) for item in expr.items]
+        combine = np.logical_and if isinstance(expr, And) else np.logical_or
+        true = combine(parts[0][0], parts[1][0])
+        for part in parts[2:]:
+            combine(true, part[0], out=true)
+        if all(m is t for t, m in parts):
+            return true, true
+        maybe = combine(parts[0][1], parts[1][1])
+        for part in parts[2:]:
+            combine(maybe, part[1], out=maybe)
+        return true, maybe
 
-    def compare(self, name: str, op: str, value: _Scalar) -> pd.arrays.BooleanArray:
+    def _result(self, data: _ColumnData, hit: _BoolArray) -> _Truth:
+        """The truth of a test on a column from ``hit`` (the test on every
+        value; rows where the column is missing are unknown)."""
+        if data.codes is not None:
+            if data.used is not None:
+                full = np.zeros(len(data.used), dtype=bool)
+                full[data.used] = hit
+                hit = full
+            true = _by_codes(data.codes, hit)
+        elif data.has_missing and len(hit) != self.n:
+            true = np.zeros(self.n, dtype=bool)
+            true[self.known(data)] = hit
+        elif data.has_missing:
+            true = hit & self.known(data)
+        else:
+            true = hit  # a new array (the result of the test)
+        if not data.has_missing:
+            return true, true
+        return true, true | data.missing
+
+    def _targets(self, data: _ColumnData) -> pd.Series[Any] | None:
+        """The values a test runs on (``None``: there are none)."""
+        if data.codes is not None:
+            return data.values if len(data.values) and not bool(data.missing.all()) else None
+        if not data.has_missing:
+            return data.values if self.n else None
+        if bool(data.missing.all()):
+            return None
+        dtype = data.values.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "biufM":
+            return data.values  # numpy values: rows with NaN or NaT are masked out after
+        return self.present(data)
+
+    def compare(self, name: str, op: str, value: _Scalar) -> _Truth:
         data = self.column(name)
         target = self.check(data, value, op)
-        out = np.zeros(self.n, dtype=bool)
-        if len(data.present):
-            try:
-                hit = _PY_OPS[op](data.present, target)
-            except TypeError as exc:  # pragma: no cover - guarded by check()
-                raise FilterTypeError(
-                    f"cannot compare column {name!r} with {value!r}: {exc}", name
-                ) from exc
-            out[~data.missing] = np.asarray(hit, dtype=bool)
-        return _boolean(out, data.missing)
+        on = self._targets(data)
+        if on is None:
+            nothing = np.zeros(self.n, dtype=bool)
+            return nothing, (data.missing if data.has_missing else nothing)
+        try:
+            hit = _PY_OPS[op](on, target)
+        except TypeError as exc:  # pragma: no cover - guarded by check()
+            raise FilterTypeError(
+                f"cannot compare column {name!r} with {value!r}: {exc}", name
+            ) from exc
+        return self._result(data, np.asarray(hit, dtype=bool))
 
-    def in_set(
-        self, name: str, values: tuple[_Scalar, ...], negated: bool
-    ) -> pd.arrays.BooleanArray:
+    def in_set(self, name: str, values: tuple[_Scalar, ...], negated: bool) -> _Truth:
         if not values:  # SQL: x IN (<empty>) is false, whatever x
-            return _boolean(np.full(self.n, negated), np.zeros(self.n, dtype=bool))
+            everything = np.full(self.n, negated)
+            return everything, everything
         data = self.column(name)
         targets = [self.check(data, value, "==") for value in values]
-        out = np.zeros(self.n, dtype=bool)
-        if len(data.present):
-            hit = data.present.isin(targets).to_numpy(dtype=bool)
-            out[~data.missing] = ~hit if negated else hit
-        return _boolean(out, data.missing)
+        on = self._targets(data)
+        if on is None:
+            nothing = np.zeros(self.n, dtype=bool)
+            return nothing, (data.missing if data.has_missing else nothing)
+        hit = np.asarray(on.isin(targets).to_numpy(dtype=bool), dtype=bool)
+        return self._result(data, ~hit if negated else hit)
 
 
 def to_pandas_mask(
@@ -1317,7 +1478,8 @@ def to_pandas_mask(
 
     ``params`` gives the value of each ``@parameter`` (a single value, or a
     collection for ``column in @parameter``); ``resolve`` turns a
-    ``codelist.name`` reference into its codes.
+    ``codelist.name`` reference into its codes. To evaluate several
+    expressions on one frame, :class:`MaskEvaluator` shares the work.
 
     Raises :class:`UnknownColumnError`, :class:`UnknownParameterError` and
     :class:`UnresolvedCodeRefError` (all ``KeyError``) for names that cannot be
@@ -1325,10 +1487,8 @@ def to_pandas_mask(
     have different types, and :class:`FilterValueError` (a ``ValueError``) for
     a parameter with a missing value.
     """
-    evaluator = _PandasEvaluator(frame, params or {}, resolve)
-    result = evaluator.evaluate(expr)
-    mask = result.to_numpy(dtype=bool, na_value=False)
-    return pd.Series(mask, index=frame.index, dtype=bool)
+    mask = MaskEvaluator(frame, params or {}, resolve).mask(expr)
+    return pd.Series(np.array(mask, dtype=bool, copy=True), index=frame.index, dtype=bool)
 
 
 # --------------------------------------------------------------------------- SQL

@@ -16,13 +16,15 @@ where :class:`Sums` holds small pandas DataFrames:
 - for each row request (quantiles): the records of the domain with their
   cell, value, weight and unit (or replicate weights).
 
-:class:`PandasEngine` computes everything in memory in one pass of
-``groupby`` per grouping computed from the data; coarser groupings are
-derived from those sums. ``ENGINES`` registers engines by name.
+:class:`PandasEngine` computes everything in memory: one filter evaluator
+for all the plan's domains, one ``numpy.bincount`` per distinct measure and
+grouping computed from the data; coarser groupings are derived from those
+sums. ``ENGINES`` registers engines by name.
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -33,11 +35,11 @@ import pandas as pd
 
 from migprofile.catalog.filters import (
     Expr,
+    MaskEvaluator,
     UnknownColumnError,
-    to_pandas_mask,
 )
 from migprofile.compute.design import Design, DesignColumnError, DesignError
-from migprofile.compute.plan import Breakdown, EstimateError, Grouping, Plan
+from migprofile.compute.plan import Breakdown, EstimateError, Grouping, Measure, Plan
 from migprofile.errors import MigprofileError
 
 __all__ = [
@@ -195,12 +197,40 @@ def _numeric(series: pd.Series[Any], column: str, what: str) -> FloatArray:
 
 def _raw_codes(values: pd.Series[Any] | npt.NDArray[Any]) -> tuple[IntArray, list[object]]:
     """Codes sorted by value (-1 for missing values) and their labels."""
+    codes, labels, _ = _typed_codes(values)
+    return codes, labels
+
+
+def _typed_codes(
+    values: pd.Series[Any] | npt.NDArray[Any],
+) -> tuple[IntArray, list[object], bool]:
+    """:func:`_raw_codes`, and whether the labels are all strings (values of
+    a string dtype)."""
     series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and isinstance(
+        dtype.categories.dtype, pd.StringDtype
+    ):
+        # as pandas.factorize(sort=True): the categories that occur, in the
+        # categories' order, from the integer codes
+        raw = np.asarray(typing.cast(pd.Categorical, series.array).codes)
+        ncat = len(dtype.categories)
+        if ncat <= 32:
+            used = np.array([bool((raw == c).any()) for c in range(ncat)], dtype=bool)
+        else:
+            used = np.bincount(raw.astype(np.intp) + 1, minlength=ncat + 1)[1:] > 0
+        rank = np.append(np.cumsum(used, dtype=np.int64) - 1, -1)  # the last: code -1
+        names: list[object] = np.asarray(dtype.categories[used].to_numpy(dtype=object)).tolist()
+        return np.asarray(rank[raw], dtype=np.int64), names, True
     try:
         codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
     except TypeError:  # values of several types that do not sort together
         codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64), list(uniques)
+    if isinstance(uniques.dtype, pd.StringDtype):
+        # the same str objects as list(uniques), without iterating the array
+        labels: list[object] = np.asarray(uniques.to_numpy(dtype=object)).tolist()
+        return np.asarray(codes, dtype=np.int64), labels, True
+    return np.asarray(codes, dtype=np.int64), list(uniques), False
 
 
 def _factorize(
@@ -211,8 +241,9 @@ def _factorize(
     """Cell codes of a breakdown column and their labels: codes sorted by
     value (after ``mapping``, when given), missing values and ``_U`` last,
     labelled ``_U``."""
-    codes, labels = _raw_codes(values)
+    codes, labels, strings = _typed_codes(values)
     if mapping is not None:
+        strings = False
         unmapped = [lab for lab in labels if lab not in mapping and not _unknown_label(lab)]
         if unmapped:
             raise UnmappedCodeError(column, unmapped)
@@ -220,7 +251,12 @@ def _factorize(
         parents[:] = [mapping.get(lab, lab) for lab in labels]
         pcodes, labels = _raw_codes(parents)
         codes = np.where(codes >= 0, np.append(pcodes, -1)[codes], -1)
-    unknown = np.array([_unknown_label(lab) for lab in labels], dtype=bool)
+    if strings:
+        unknown = np.zeros(len(labels), dtype=bool)
+        if UNKNOWN in labels:
+            unknown[labels.index(UNKNOWN)] = True
+    else:
+        unknown = np.array([_unknown_label(lab) for lab in labels], dtype=bool)
     if unknown.any():
         keep = ~unknown
         remap = np.full(len(labels), -1, dtype=np.int64)
@@ -248,14 +284,20 @@ def _combine(
     ``codes`` that occur, and each compact code's component codes."""
     if not codes:
         return np.zeros(n, dtype=np.int64), []
+    if len(codes) == 1 and sizes[0] > 0:
+        # one breakdown whose codes all occur: they are their own compact codes
+        single = np.asarray(codes[0], dtype=np.int64)
+        counts = np.bincount(single, minlength=sizes[0]) if n else np.zeros(0, dtype=np.int64)
+        if len(counts) == sizes[0] and bool((counts > 0).all()):
+            return single.copy(), [np.arange(sizes[0], dtype=np.int64)]
     total = 1
     for size in sizes:
         total *= max(size, 1)
     if total < 2**62:
-        combined = np.zeros(n, dtype=np.int64)
-        for c, size in zip(codes, sizes, strict=True):
+        combined = np.array(codes[0], dtype=np.int64)
+        for c, size in zip(codes[1:], sizes[1:], strict=True):
             combined = combined * max(size, 1) + c
-        uniq, inverse = np.unique(combined, return_inverse=True)
+        inverse, uniq = _sorted_codes(combined, total)
         parts: list[IntArray] = []
         rest = uniq.astype(np.int64)
         for size in reversed(sizes):
@@ -307,6 +349,44 @@ def _group_sum(codes: IntArray, values: FloatArray, ngroups: int) -> FloatArray:
     summed = pd.DataFrame(values, copy=False).groupby(codes, sort=True).sum()
     out[summed.index.to_numpy(dtype=np.int64)] = summed.to_numpy(dtype=np.float64)
     return out
+
+
+def _sum_by(codes: IntArray, column: _Column, size: int, skipna: bool = True) -> FloatArray:
+    """``column`` summed by ``codes`` (``0 <= codes <= size``; code ``size``
+    is dropped). With ``skipna``, missing values count as 0 (as
+    ``groupby().sum()``)."""
+    out = np.bincount(codes, weights=column, minlength=size + 1)[:size]
+    if skipna and column.dtype != np.bool_ and bool(np.isnan(out).any()):
+        out = np.bincount(
+            codes, weights=np.where(np.isnan(column), 0.0, column), minlength=size + 1
+        )[:size]
+    return np.asarray(out, dtype=np.float64)
+
+
+def _sorted_codes(key: IntArray, bound: int) -> tuple[IntArray, IntArray]:
+    """The rank of each of ``key`` (``0 <= key < bound``) among the distinct
+    values of ``key``, and those values (sorted)."""
+    if bound <= max(4 * len(key), 1 << 20):
+        present = np.zeros(bound, dtype=bool)
+        present[key] = True
+        values = np.flatnonzero(present).astype(np.int64)
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return rank[key], values
+    values, inverse = np.unique(key, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), values.astype(np.int64)
+
+
+def _first_seen(key: IntArray, bound: int) -> IntArray:
+    """The distinct values of ``key`` (``0 <= key < bound``) in order of
+    first appearance."""
+    n = len(key)
+    if bound <= max(4 * n, 1 << 20):
+        first = np.full(bound, n, dtype=np.int64)
+        np.minimum.at(first, key, np.arange(n, dtype=np.int64))
+        at = np.zeros(n + 1, dtype=bool)
+        at[first] = True  # the first position of each value (n: absent values)
+        return np.asarray(key[np.flatnonzero(at[:n])], dtype=np.int64)
+    return np.asarray(pd.unique(key), dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- the design
@@ -394,7 +474,10 @@ def _stage_tables(
             psu_col = design.psu[s - 1]
             p_codes, p_labels = _design_codes(data, psu_col, "psu")
             u_rows, (u_g, u_p) = _combine([g_rows, p_codes], [ng, len(p_labels)], n)
-            unit_labels = [str(p_labels[int(k)]) for k in u_p]
+            if isinstance(data[psu_col].dtype, pd.StringDtype):
+                unit_labels = _object_array(p_labels)[u_p].tolist()
+            else:
+                unit_labels = [str(p_labels[int(k)]) for k in u_p]
         else:
             u_rows = np.arange(n, dtype=np.int64)
             u_g = g_rows
@@ -486,32 +569,121 @@ def _weights(
     return np.ones(n, dtype=np.float64)
 
 
-def _replicate_patterns(reps: FloatArray, rows: IntArray) -> tuple[IntArray, pd.DataFrame]:
-    """A code for the replicate-weight pattern of each of ``rows`` (its row of
-    replicate weights divided by its sum; -1 for a row of zeros) and the table
-    of patterns (the first of ``rows`` with each, in order).
+# --------------------------------------------------------------------------- replicate weights
+
+
+def _replicate_values(data: pd.DataFrame, columns: Sequence[str]) -> list[FloatArray]:
+    """The replicate weight columns as float64 arrays (views where possible:
+    never written to). Missing values are found later, by :func:`_row_codes`;
+    non-numeric columns raise here, after any missing value in an earlier
+    column (the order in which the columns are checked)."""
+    out: list[FloatArray] = []
+    for c in columns:
+        series = data[c]
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize == 8:
+            out.append(np.asarray(series.to_numpy(), dtype=np.float64))
+            continue
+        try:
+            out.append(_numeric(series, c, "replicate_weights"))
+        except EstimateError:
+            _check_missing_replicates(out, columns)
+            raise
+    return out
+
+
+def _check_missing_replicates(values: Sequence[FloatArray], columns: Sequence[str]) -> None:
+    """Raise for the first replicate column with a missing value."""
+    for c, v in zip(columns, values, strict=False):
+        if np.isnan(v).any():
+            raise DesignError(
+                f"the replicate weight column {c!r} has missing values",
+                "replicate_weights",
+                c,
+            )
+
+
+def _row_codes(columns: Sequence[FloatArray], n: int) -> tuple[IntArray, FloatArray] | None:
+    """A code per record for its row of replicate weights, and the distinct
+    rows (``k x r``; row ``c`` is the weights of the records of code ``c``).
+
+    Records share a code only if their rows are equal (``==``, column by
+    column); equal rows may get different codes (this only costs time). Files
+    sorted by sampling unit hold the same row in runs of records: the runs are
+    found exactly (one pass over the weights), and only their first rows are
+    coded. ``None`` when a row holds a missing value.
+    """
+    r = len(columns)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, r), dtype=np.float64)
+    if r == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros((1, 0), dtype=np.float64)
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    limit = max(n // 8, 1)
+    for j, c in enumerate(columns):
+        np.logical_or(change[1:], c[1:] != c[:-1], out=change[1:])
+        if j & (j + 1) == 0 and np.count_nonzero(change) > limit:  # j = 0, 1, 3, 7, ...
+            return _distinct_rows(columns, n)
+    # a missing value is unequal to its predecessor: it starts a run
+    starts = np.flatnonzero(change)
+    coded = _distinct_rows([c[starts] for c in columns], len(starts))
+    if coded is None:
+        return None
+    run_codes, distinct = coded
+    lengths = np.diff(np.append(starts, n))
+    return np.repeat(run_codes, lengths), distinct
+
+
+def _distinct_rows(columns: Sequence[FloatArray], n: int) -> tuple[IntArray, FloatArray] | None:
+    """:func:`_row_codes` on every record: the rows are hashed by a linear
+    combination in double precision, and the codes checked exactly against
+    the distinct rows (a collision falls back to sorting the rows)."""
+    r = len(columns)
+    coefficients = np.random.default_rng(20261128).uniform(1.0, 2.0, size=r)
+    hashed = np.zeros(n, dtype=np.float64)
+    for c, a in zip(columns, coefficients.tolist(), strict=True):
+        hashed += c * a
+    if bool(np.isnan(hashed).any()) and any(bool(np.isnan(c).any()) for c in columns):
+        return None
+    raw, _ = pd.factorize(hashed, use_na_sentinel=False)
+    codes = np.asarray(raw, dtype=np.int64)
+    k = int(codes.max()) + 1
+    first = np.full(k, n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
+    by_column = np.stack([c[first] for c in columns], axis=0)  # r x k
+    if all(np.array_equal(c, by_column[j][codes]) for j, c in enumerate(columns)):
+        return codes, np.ascontiguousarray(by_column.T)
+    matrix = np.stack(columns, axis=1)
+    distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    return np.asarray(inverse.reshape(-1), dtype=np.int64), distinct
+
+
+def _replicate_patterns(
+    distinct: FloatArray, codes: IntArray, rows: IntArray
+) -> tuple[IntArray, pd.DataFrame]:
+    """The replicate-weight pattern of each distinct row of replicate weights
+    (its weights divided by their sum; -1 for a row of zeros, and for rows
+    none of ``rows`` has) and the table of patterns, in order of first
+    appearance among ``rows``, each the first such record's weights divided
+    by their sum. ``codes`` gives each record's row of ``distinct``.
 
     Proportional rows share a pattern, so the rank of a set of records'
     replicate weights is the rank of their distinct patterns. Patterns are
     matched on their values rounded to single precision: this only decides
     which rows are stored once, never the rank (near-duplicates that are kept
-    apart add no rank). ``reps`` is best column-major (each column is read
-    contiguously).
+    apart add no rank). Everything is computed on the distinct rows, with the
+    same operations, in the same order, as on each record's own row.
     """
-    n, r = len(rows), reps.shape[1]
-    if n == 0 or r == 0:
-        return np.full(n, -1, dtype=np.int64), pd.DataFrame(np.zeros((0, r)))
-    every = n == reps.shape[0]  # all records: read columns without gathering
-
-    def column(j: int) -> FloatArray:
-        return reps[:, j] if every else reps[rows, j]
-
-    scale = np.zeros(n, dtype=np.float64)
+    k, r = distinct.shape
+    if len(rows) == 0 or r == 0:
+        return np.full(k, -1, dtype=np.int64), pd.DataFrame(np.zeros((0, r)))
+    scale = np.zeros(k, dtype=np.float64)
     for j in range(r):
-        scale += column(j)
+        scale += distinct[:, j]
     zero_sum = scale == 0
     if zero_sum.any():
-        scale[zero_sum] = np.abs(reps[rows[zero_sum]]).max(axis=1)
+        scale[zero_sum] = np.abs(distinct[zero_sum]).max(axis=1)
     zero = scale == 0
     scale[zero] = 1.0
     inverse = 1.0 / scale
@@ -519,25 +691,179 @@ def _replicate_patterns(reps: FloatArray, rows: IntArray) -> tuple[IntArray, pd.
     # the normalised weights in single precision.
     drawn = np.random.default_rng(20261128).integers(0, 2**62, size=r, dtype=np.uint64)
     multipliers = np.asarray(drawn * np.uint64(2) + np.uint64(1), dtype=np.uint64)
-    hashed = np.zeros(n, dtype=np.uint64)
+    hashed = np.zeros(k, dtype=np.uint64)
     for j in range(r):
-        single = (column(j) * inverse).astype(np.float32)
+        single = (distinct[:, j] * inverse).astype(np.float32)
         single[single == 0] = 0.0  # no negative zeros
         hashed += single.view(np.uint32).astype(np.uint64) * multipliers[j]
-    codes, _ = pd.factorize(hashed)
-    codes = np.asarray(codes, dtype=np.int64)
-    codes[zero] = -1
-    valid = np.flatnonzero(~zero)
-    _, first = np.unique(codes[valid], return_index=True)
-    first_rows = valid[first]
-    remap = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
-    remap[codes[first_rows]] = np.arange(len(first_rows))
-    codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-    source = rows[first_rows]
+    raw, _ = pd.factorize(hashed)
+    pattern_of_row = np.asarray(raw, dtype=np.int64)
+    pattern_of_row[zero] = -1
+    # distinct rows in order of first appearance among ``rows``, then their
+    # patterns in that order
+    seen = _first_seen(codes[rows], k)
+    seen = seen[pattern_of_row[seen] >= 0]
+    patterns, first = np.unique(pattern_of_row[seen], return_index=True)
+    order = np.argsort(first, kind="stable")
+    first_rows = seen[first[order]]
+    remap = np.full(int(pattern_of_row.max()) + 1, -1, dtype=np.int64)
+    remap[patterns[order]] = np.arange(len(first_rows), dtype=np.int64)
+    out = np.full(k, -1, dtype=np.int64)
+    appear = np.zeros(k, dtype=bool)
+    appear[seen] = True
+    out[appear] = remap[pattern_of_row[appear]]
     normal = np.empty((len(first_rows), r), dtype=np.float64)
     for j in range(r):
-        normal[:, j] = reps[source, j] * inverse[first_rows]
-    return codes, pd.DataFrame(normal, copy=False)
+        normal[:, j] = distinct[first_rows, j] * inverse[first_rows]
+    return out, pd.DataFrame(normal, copy=False)
+
+
+def _product(sums: FloatArray, distinct: FloatArray) -> FloatArray:
+    """``sums @ distinct`` without BLAS (small products; BLAS threads are slow
+    to start and erratic on a loaded machine)."""
+    return np.asarray(np.einsum("ck,kr->cr", sums, distinct), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- measures
+
+
+#: A record-level value summed by the engine: floats, or booleans for 0/1.
+_Column = FloatArray | BoolArray
+_Key = tuple[str, int, str | None]
+
+
+class _Measures:
+    """The record-level values of a plan's measures, each computed once and
+    shared by the measures that are the same sum.
+
+    Domains are evaluated by one :class:`MaskEvaluator` (columns read once,
+    shared conditions evaluated once). Two measures are the same sum when
+    their records are the same (domains that select the same rows, records
+    with missing values dropped) and so is weight x value: a value column that
+    is 1 everywhere is no value, and when every weight is 1 a count is the
+    weighted sum of 1.
+    """
+
+    def __init__(self, data: pd.DataFrame, plan: Plan, weights: FloatArray) -> None:
+        self.data = data
+        self.n = len(data)
+        self.weights = weights
+        self.evaluator = MaskEvaluator(data, dict(plan.params))
+        zero = weights == 0
+        self.zero_weights: BoolArray | None = zero if bool(zero.any()) else None
+        self.unit_weights = bool((weights == 1.0).all())
+        self.masks: list[BoolArray] = []
+        self._domains: dict[tuple[Expr | None, tuple[str, ...]], int] = {}
+        self._by_count: dict[int, list[int]] = {}
+        self._everyone: BoolArray | None = None
+        self._present: dict[str, BoolArray | None] = {}
+        self._values: dict[str, FloatArray] = {}
+        self._ones: dict[str, bool] = {}
+        self._columns: dict[_Key, _Column] = {}
+        self.names = [m.name for m in plan.measures]
+        self.keys: list[_Key] = []
+        for m in plan.measures:
+            self.keys.append(self._key(m))
+
+    # ---- building blocks
+
+    def domain(self, expr: Expr | None) -> BoolArray:
+        if expr is not None:
+            return self.evaluator.mask(expr)
+        if self._everyone is None:
+            self._everyone = np.ones(self.n, dtype=bool)
+        return self._everyone
+
+    def present(self, col: str) -> BoolArray | None:
+        """Rows where ``col`` has a value (``None``: every row)."""
+        if col not in self._present:
+            found = ~np.asarray(self.data[col].isna().to_numpy(), dtype=bool)
+            self._present[col] = None if bool(found.all()) else found
+        return self._present[col]
+
+    def value(self, col: str) -> FloatArray:
+        if col not in self._values:
+            values = _numeric(self.data[col], col, "value")
+            self._values[col] = values
+            self._ones[col] = bool((values == 1.0).all())
+        return self._values[col]
+
+    def record_mask(self, domain: Expr | None, nonmissing: Sequence[str]) -> BoolArray:
+        """The records of ``domain`` where the ``nonmissing`` columns are present."""
+        mask = self.domain(domain)
+        for col in nonmissing:
+            present = self.present(col)
+            if present is not None:
+                mask = mask & present
+        return mask
+
+    def mask_index(self, domain: Expr | None, nonmissing: tuple[str, ...]) -> int:
+        """The index in :attr:`masks` of the records of a measure (equal masks
+        share one index)."""
+        key = (domain, nonmissing)
+        if key not in self._domains:
+            mask = self.record_mask(domain, nonmissing)
+            count = int(np.count_nonzero(mask))
+            same = self._by_count.setdefault(count, [])
+            index = next((i for i in same if np.array_equal(self.masks[i], mask)), -1)
+            if index < 0:
+                index = len(self.masks)
+                self.masks.append(mask)
+                same.append(index)
+            self._domains[key] = index
+        return self._domains[key]
+
+    def _key(self, m: Measure) -> _Key:
+        index = self.mask_index(m.domain, m.nonmissing)
+        value: str | None = None
+        if m.value is not None:
+            self.value(m.value)
+            value = None if self._ones[m.value] else m.value
+        kind = "w" if m.weighted or self.unit_weights else "c"
+        return (kind, index, value)
+
+    # ---- the values summed
+
+    def column(self, key: _Key) -> _Column:
+        """The record-level values of a sum: ``w`` (weighted), ``c`` (a count:
+        records of weight 0 left out) or ``u`` (weighted, before the weight)."""
+        if key not in self._columns:
+            kind, index, value = key
+            mask = self.masks[index]
+            if kind == "c" and self.zero_weights is not None:
+                mask = mask & ~self.zero_weights
+            out: _Column
+            if value is None:
+                out = mask if kind != "w" or self.unit_weights else mask * self.weights
+            else:
+                out = np.where(mask, self._values[value], 0.0)
+                if kind == "w" and not self.unit_weights:
+                    out = out * self.weights
+            self._columns[key] = out
+        return self._columns[key]
+
+    def unweighted(self, key: _Key) -> _Column:
+        """The values of weighted sum ``key`` before the weight (replicate
+        weights take its place)."""
+        return self.column(("u", key[1], key[2]))
+
+    def distinct(self, keys: Sequence[_Key] | None = None) -> list[_Key]:
+        return list(dict.fromkeys(self.keys if keys is None else keys))
+
+    def active(self) -> BoolArray:
+        """The records that add something to some sum."""
+        out = np.zeros(self.n, dtype=bool)
+        # w x 1[D] (and a count of D) is non-zero where D holds and w != 0
+        plain = np.zeros(self.n, dtype=bool)
+        finite = bool(np.isfinite(self.weights).all())
+        for key in self.distinct():
+            if key[2] is None and finite:
+                plain |= self.masks[key[1]]
+                continue
+            column = self.column(key)
+            out |= column if column.dtype == np.bool_ else column != 0
+        out |= plain if self.zero_weights is None else plain & ~self.zero_weights
+        return out
 
 
 # --------------------------------------------------------------------------- pandas
@@ -554,10 +880,12 @@ class _Base:
 class PandasEngine:
     """The in-memory engine: the data is a ``pandas.DataFrame``.
 
-    All measure columns are built at once; each grouping computed from the
-    data is aggregated with one ``groupby(cell, unit).sum()`` (Taylor) or one
-    ``groupby(cell).sum()`` plus one matrix product per cell with the
-    replicate weights; the other groupings are derived from those sums.
+    The plan's domains are evaluated by one filter evaluator; each distinct
+    measure is summed per cell with ``numpy.bincount``, per cell x sampling
+    unit for Taylor linearisation. With replicate weights, records are coded
+    by their row of replicate weights: the measures are summed per cell x
+    row, and multiplied by the (few) distinct rows. Groupings derived from
+    another are computed from its sums.
     """
 
     name: ClassVar[str] = "pandas"
@@ -586,76 +914,32 @@ class PandasEngine:
         weights = _weights(data, design, stages, stratum_rows)
 
         rep_columns: tuple[str, ...] = ()
-        reps: FloatArray | None = None
+        rep_values: list[FloatArray] = []
+        row_codes: IntArray | None = None
+        distinct_rows: FloatArray | None = None
         if design is not None and variance == "replicate":
             rep_columns = design.replicate_columns(available)
-            reps = np.empty((n, len(rep_columns)), dtype=np.float64, order="F")
-            for j, c in enumerate(rep_columns):
-                reps[:, j] = _numeric(data[c], c, "replicate_weights")
-                if np.isnan(reps[:, j]).any():
-                    raise DesignError(
-                        f"the replicate weight column {c!r} has missing values",
-                        "replicate_weights",
-                        c,
-                    )
+            rep_values = _replicate_values(data, rep_columns)
+            coded = _row_codes(rep_values, n)
+            if coded is None:
+                _check_missing_replicates(rep_values, rep_columns)
+                raise AssertionError("a missing replicate weight was not found")  # pragma: no cover
+            row_codes, distinct_rows = coded
 
-        # ---- measures: one column each, built at once
-        params = dict(plan.params)
-        masks: dict[Expr | None, BoolArray] = {}
-        present: dict[str, BoolArray] = {}
-        values: dict[str, FloatArray] = {}
-
-        def domain_mask(expr: Expr | None) -> BoolArray:
-            if expr not in masks:
-                if expr is None:
-                    masks[expr] = np.ones(n, dtype=bool)
-                else:
-                    masks[expr] = to_pandas_mask(expr, data, params).to_numpy(dtype=bool)
-            return masks[expr]
-
-        def value_of(col: str) -> FloatArray:
-            if col not in values:
-                values[col] = _numeric(data[col], col, "value")
-            return values[col]
-
-        def notna(col: str) -> BoolArray:
-            if col not in present:
-                present[col] = ~np.asarray(data[col].isna().to_numpy(), dtype=bool)
-            return present[col]
-
-        def record_mask(domain: Expr | None, nonmissing: Sequence[str]) -> BoolArray:
-            mask = domain_mask(domain)
-            for col in nonmissing:
-                mask = mask & notna(col)
-            return mask
-
-        measures = plan.measures
-        m_count = len(measures)
-        unweighted = np.zeros((n, m_count), dtype=np.float64)
-        for j, m in enumerate(measures):
-            mask = record_mask(m.domain, m.nonmissing)
-            if m.value is not None:
-                unweighted[:, j] = np.where(mask, value_of(m.value), 0.0)
-            else:
-                unweighted[:, j] = mask
-        weighted_idx = [j for j, m in enumerate(measures) if m.weighted]
-        count_idx = [j for j, m in enumerate(measures) if not m.weighted]
-        table = unweighted.copy()
-        if weighted_idx:
-            table[:, weighted_idx] *= weights[:, None]
-        if count_idx and (weights == 0).any():
-            # a record of weight 0 is not part of the sample: it is not counted
-            # (as R's degf leaves it out)
-            table[np.ix_(weights == 0, count_idx)] = 0.0
-            unweighted[np.ix_(weights == 0, count_idx)] = 0.0
-        active = (table != 0).any(axis=1) if m_count else np.zeros(n, dtype=bool)
+        # ---- measures: each distinct sum once
+        measures = _Measures(data, plan, weights)
+        names = [m.name for m in plan.measures]
+        keys = measures.keys
+        weighted_idx = [j for j, m in enumerate(plan.measures) if m.weighted]
+        count_idx = [j for j, m in enumerate(plan.measures) if not m.weighted]
+        need_active = variance != "none"
+        active = measures.active() if need_active and names else np.zeros(n, dtype=bool)
         active_rows = np.flatnonzero(active)
-        names = [m.name for m in measures]
 
         patterns: pd.DataFrame | None = None
-        active_pattern: IntArray | None = None
-        if reps is not None:
-            active_pattern, patterns = _replicate_patterns(reps, active_rows)
+        row_pattern: IntArray | None = None
+        if row_codes is not None and distinct_rows is not None:
+            row_pattern, patterns = _replicate_patterns(distinct_rows, row_codes, active_rows)
 
         rows_are_units = variance == "taylor" and (
             not (design and design.psu) or len(stages[-1].units) == n
@@ -663,49 +947,49 @@ class PandasEngine:
         n_units = len(stages[-1].units) if stages else n
 
         # ---- groupings
+        first_of: dict[_Key, str] = {}
+        same = {name: first_of.setdefault(key, name) for name, key in zip(names, keys, strict=True)}
         bases = plan.bases()
         computed: dict[int, _Base] = {}
         results: dict[int, CellSums] = {}
         for gi, grouping in enumerate(plan.groupings):
             if bases[gi] != gi:
                 continue
-            cells, keys = _cells(
+            cells, cell_keys = _cells(
                 [data[b.column] for b in grouping.breakdowns], grouping.breakdowns, n
             )
-            computed[gi] = _Base(cells, keys)
-            ncells = len(keys)
-            a_cells = cells[active]
+            computed[gi] = _Base(cells, cell_keys)
+            ncells = len(cell_keys)
             units_frame: pd.DataFrame | None = None
             if variance == "taylor":
-                a_units = finest[active]
-                if rows_are_units:
-                    unit_sums = table[active]
-                    u_cell, u_unit = a_cells, a_units
-                else:
-                    key = a_cells * max(n_units, 1) + a_units
-                    summed = pd.DataFrame(table[active], copy=False).groupby(key, sort=True).sum()
-                    k = summed.index.to_numpy(dtype=np.int64)
-                    u_cell, u_unit = k // max(n_units, 1), k % max(n_units, 1)
-                    unit_sums = summed.to_numpy(dtype=np.float64)
-                units_frame = pd.DataFrame(unit_sums, columns=names, copy=False)
-                units_frame.insert(0, "unit", u_unit.astype(np.int64))
-                units_frame.insert(0, "cell", u_cell.astype(np.int64))
-                totals = _group_sum(u_cell.astype(np.int64), unit_sums, ncells)
+                # the cell totals from the unit totals (fewer rows than records)
+                units_frame, unit_sums, unit_cells = self._unit_sums(
+                    measures, cells, ncells, finest, n_units, active_rows, rows_are_units
+                )
+                sums = {
+                    key: _sum_by(unit_cells, column, ncells) for key, column in unit_sums.items()
+                }
             else:
-                totals = _group_sum(a_cells, table[active], ncells)
+                sums = {
+                    key: _sum_by(cells, measures.column(key), ncells)
+                    for key in measures.distinct()
+                }
+            totals = np.empty((ncells, len(names)), dtype=np.float64)
+            for j, key in enumerate(keys):
+                totals[:, j] = sums[key]
             rep_frame: pd.DataFrame | None = None
             pat_frame: pd.DataFrame | None = None
-            if reps is not None and active_pattern is not None:
+            if row_codes is not None and distinct_rows is not None and row_pattern is not None:
                 rep_frame = self._replicate_totals(
-                    a_cells, active_rows, unweighted[:, weighted_idx], reps, ncells,
-                    [names[j] for j in weighted_idx],
+                    measures, cells, ncells, row_codes, distinct_rows, active,
+                    [keys[j] for j in weighted_idx], [names[j] for j in weighted_idx],
                 )
                 pat_frame = self._pattern_pairs(
-                    a_cells, unweighted[active_rows][:, count_idx], active_pattern,
-                    [names[j] for j in count_idx],
+                    measures, cells, row_codes, row_pattern,
+                    [keys[j] for j in count_idx], [names[j] for j in count_idx],
                 )
             results[gi] = CellSums(
-                keys=keys,
+                keys=cell_keys,
                 totals=pd.DataFrame(totals, columns=names, copy=False),
                 units=units_frame,
                 replicates=rep_frame,
@@ -715,27 +999,35 @@ class PandasEngine:
             if bases[gi] == gi:
                 continue
             base = bases[gi]
-            mapping, keys = _derive_keys(plan.groupings[base], results[base].keys, grouping)
-            computed[gi] = _Base(mapping[computed[base].cells], keys)
-            results[gi] = _derive_sums(results[base], mapping, keys, n_units, rows_are_units)
+            mapping, cell_keys = _derive_keys(
+                plan.groupings[base], results[base].keys, grouping
+            )
+            computed[gi] = _Base(mapping[computed[base].cells], cell_keys)
+            results[gi] = _derive_sums(
+                results[base], mapping, cell_keys, n_units, rows_are_units, same
+            )
 
         # ---- row requests (quantiles)
         rows: list[pd.DataFrame] = []
         for req in plan.rows:
-            mask = record_mask(req.domain, req.nonmissing)
+            mask = measures.record_mask(req.domain, req.nonmissing)
             idx = np.flatnonzero(mask)
             frame = pd.DataFrame(
                 {
                     "cell": computed[req.grouping].cells[idx],
-                    "value": value_of(req.value)[idx],
+                    "value": measures.value(req.value)[idx],
                     "weight": weights[idx],
                 }
             )
             if variance == "taylor":
                 frame["unit"] = finest[idx]
-            elif reps is not None:
+            elif row_codes is not None:
                 rep_part = pd.DataFrame(
-                    reps[idx], columns=[f"rep{i}" for i in range(reps.shape[1])], copy=False
+                    np.stack([v[idx] for v in rep_values], axis=1)
+                    if rep_values
+                    else np.zeros((len(idx), 0)),
+                    columns=[f"rep{i}" for i in range(len(rep_values))],
+                    copy=False,
                 )
                 frame = pd.concat([frame, rep_part], axis=1)
             rows.append(frame)
@@ -751,26 +1043,92 @@ class PandasEngine:
         )
 
     @staticmethod
-    def _replicate_totals(
+    def _unit_sums(
+        measures: _Measures,
         cells: IntArray,
-        rows: IntArray,
-        unweighted: FloatArray,
-        reps: FloatArray,
         ncells: int,
+        finest: IntArray,
+        n_units: int,
+        active_rows: IntArray,
+        rows_are_units: bool,
+    ) -> tuple[pd.DataFrame, dict[_Key, FloatArray], IntArray]:
+        """The measures summed per cell x unit (of the deepest variance stage),
+        for every cell x unit with an active record, sorted by cell and unit;
+        when every record is its own unit, the active records in data order.
+        Also each distinct sum's unit totals, and each row's cell."""
+        keys = measures.keys
+        names = measures.names
+        if rows_are_units:
+            u_cell = cells[active_rows]
+            u_unit = finest[active_rows]
+            sums = {
+                key: np.asarray(measures.column(key)[active_rows], dtype=np.float64)
+                for key in measures.distinct()
+            }
+        else:
+            width = max(n_units, 1)
+            ids, found = _sorted_codes(cells[active_rows] * width + finest[active_rows],
+                                       ncells * width)
+            size = len(found)
+            codes = np.full(measures.n, size, dtype=np.int64)
+            codes[active_rows] = ids
+            u_cell, u_unit = found // width, found % width
+            sums = {key: _sum_by(codes, measures.column(key), size) for key in measures.distinct()}
+        table = np.empty((len(u_cell), len(keys)), dtype=np.float64)
+        for j, key in enumerate(keys):
+            table[:, j] = sums[key]
+        frame = pd.DataFrame(table, columns=names, copy=False)
+        u_cell = u_cell.astype(np.int64)
+        frame.insert(0, "unit", u_unit.astype(np.int64))
+        frame.insert(0, "cell", u_cell)
+        return frame, sums, u_cell
+
+    @staticmethod
+    def _replicate_totals(
+        measures: _Measures,
+        cells: IntArray,
+        ncells: int,
+        row_codes: IntArray,
+        distinct_rows: FloatArray,
+        active: BoolArray,
+        keys: Sequence[_Key],
         names: Sequence[str],
     ) -> pd.DataFrame:
-        """Totals of each measure under each replicate weight, per cell: one
-        matrix product per cell (``cells[i]`` is the cell of record
-        ``rows[i]``)."""
-        r = reps.shape[1]
+        """Totals of each weighted measure under each replicate weight, per
+        cell: the measure (before the weight) summed per cell x row of
+        replicate weights, times the distinct rows."""
+        k, r = distinct_rows.shape
         out = np.zeros((ncells, len(names), r), dtype=np.float64)
-        if len(cells) and names:
-            order = np.argsort(cells, kind="stable")
-            bounds = np.searchsorted(cells[order], np.arange(ncells + 1))
-            for c in range(ncells):
-                idx = rows[order[bounds[c]:bounds[c + 1]]]
-                if len(idx):
-                    out[c] = unweighted[idx].T @ reps[idx]
+        if names and ncells and k:
+            rows = np.flatnonzero(active)
+            dense = ncells * k <= max(len(rows), 1 << 16)
+            if dense:  # one sum per cell x distinct row
+                size = ncells * k
+                codes = cells * k + row_codes
+                if len(rows) < len(codes):
+                    codes[~active] = size
+            else:  # one sum per cell x distinct row that occurs
+                ids, pairs = _sorted_codes(cells[rows] * k + row_codes[rows], ncells * k)
+                size = len(pairs)
+                codes = np.full(len(cells), size, dtype=np.int64)
+                codes[rows] = ids
+                pair_cell, pair_row = pairs // k, pairs % k
+                bounds = np.searchsorted(pair_cell, np.arange(ncells + 1))
+            products: dict[tuple[int, str | None], FloatArray] = {}
+            for j, key in enumerate(keys):
+                if key[1:] not in products:
+                    summed = _sum_by(codes, measures.unweighted(key), size, skipna=False)
+                    if dense:
+                        product = _product(summed.reshape(ncells, k), distinct_rows)
+                    else:
+                        product = np.zeros((ncells, r), dtype=np.float64)
+                        for c in range(ncells):
+                            lo, hi = int(bounds[c]), int(bounds[c + 1])
+                            product[c] = _product(
+                                summed[None, lo:hi], distinct_rows[pair_row[lo:hi]]
+                            )[0]
+                    products[key[1:]] = product
+                out[:, j, :] = products[key[1:]]
         columns = pd.MultiIndex.from_product(
             [list(names), range(r)], names=["measure", "replicate"]
         )
@@ -778,17 +1136,32 @@ class PandasEngine:
 
     @staticmethod
     def _pattern_pairs(
+        measures: _Measures,
         cells: IntArray,
-        counts: FloatArray,
-        pattern: IntArray,
+        row_codes: IntArray,
+        row_pattern: IntArray,
+        keys: Sequence[_Key],
         names: Sequence[str],
     ) -> pd.DataFrame:
+        """For each count measure, the distinct (cell, pattern) pairs of its
+        records, in order of first appearance."""
         parts: list[pd.DataFrame] = []
-        for j, name in enumerate(names):
-            sel = (counts[:, j] > 0) & (pattern >= 0)
-            pairs = pd.DataFrame({"cell": cells[sel], "pattern": pattern[sel]}).drop_duplicates()
-            pairs.insert(1, "measure", name)
-            parts.append(pairs)
+        npat = max(int(row_pattern.max()) + 1 if len(row_pattern) else 0, 1)
+        ncells = int(cells.max()) + 1 if len(cells) else 0
+        found: dict[_Key, tuple[IntArray, IntArray]] = {}
+        for key, name in zip(keys, names, strict=True):
+            if key not in found:
+                column = measures.column(key)
+                counted = column if column.dtype == np.bool_ else column > 0
+                idx = np.flatnonzero(counted)
+                pattern = row_pattern[row_codes[idx]]
+                keep = pattern >= 0
+                pairs = _first_seen(cells[idx[keep]] * npat + pattern[keep], ncells * npat)
+                found[key] = (pairs // npat, pairs % npat)
+            cell, pat = found[key]
+            frame = pd.DataFrame({"cell": cell, "pattern": pat})
+            frame.insert(1, "measure", name)
+            parts.append(frame)
         if not parts:
             return pd.DataFrame({"cell": [], "measure": [], "pattern": []})
         return pd.concat(parts, ignore_index=True)
@@ -817,11 +1190,17 @@ def _derive_keys(
 
 
 def _derive_sums(
-    base: CellSums, mapping: IntArray, keys: pd.DataFrame, n_units: int, unique_units: bool
+    base: CellSums,
+    mapping: IntArray,
+    keys: pd.DataFrame,
+    n_units: int,
+    unique_units: bool,
+    same: Mapping[str, str] | None = None,
 ) -> CellSums:
     """The sums of a coarser grouping from a finer one's. With
     ``unique_units`` (every record is its own unit) each unit lies in one
-    cell, so unit totals only change cell."""
+    cell, so unit totals only change cell. ``same`` may name, for a measure,
+    an earlier measure with the same sums (its unit totals are copied)."""
     ncells = len(keys)
     totals = pd.DataFrame(
         _group_sum(mapping, base.totals.to_numpy(dtype=np.float64), ncells),
@@ -833,13 +1212,29 @@ def _derive_sums(
     elif base.units is not None:
         cell = mapping[base.units["cell"].to_numpy(dtype=np.int64)]
         unit = base.units["unit"].to_numpy(dtype=np.int64)
-        key = cell * max(n_units, 1) + unit
+        width = max(n_units, 1)
+        key = cell * width + unit
         vals = base.units.drop(columns=["cell", "unit"])
-        summed = vals.groupby(key, sort=True).sum()
-        k = summed.index.to_numpy(dtype=np.int64)
-        units = summed.reset_index(drop=True)
-        units.insert(0, "unit", k % max(n_units, 1))
-        units.insert(0, "cell", k // max(n_units, 1))
+        if len(key) and all(dtype == np.float64 for dtype in vals.dtypes):
+            # as groupby(key, sort=True).sum(): one bincount per column
+            ids, k = _sorted_codes(key, ncells * width)
+            summed_columns = np.empty((len(k), vals.shape[1]), dtype=np.float64)
+            position: dict[object, int] = {}
+            for j, name in enumerate(vals.columns):
+                target = same.get(str(name)) if same is not None else None
+                if target is not None and target != name and target in position:
+                    summed_columns[:, j] = summed_columns[:, position[target]]
+                    continue
+                position.setdefault(name, j)
+                column = np.ascontiguousarray(vals.iloc[:, j].to_numpy(dtype=np.float64))
+                summed_columns[:, j] = _sum_by(ids, column, len(k))
+            units = pd.DataFrame(summed_columns, columns=vals.columns, copy=False)
+        else:
+            summed = vals.groupby(key, sort=True).sum()
+            k = summed.index.to_numpy(dtype=np.int64)
+            units = summed.reset_index(drop=True)
+        units.insert(0, "unit", k % width)
+        units.insert(0, "cell", k // width)
     replicates: pd.DataFrame | None = None
     if base.replicates is not None:
         reps = np.zeros((ncells, base.replicates.shape[1]), dtype=np.float64)

@@ -34,8 +34,9 @@ def test_counts_and_shares_by_sex_with_margins(census: mp.Dataset) -> None:
     # 10 residents, 5 women and 5 men; H3/3's unknown birthplace stays in the denominator
     assert _value(table, "IMM_STOCK_SHARE", sex="_T") == pytest.approx(20.0)
     assert _value(table, "IMM_STOCK_SHARE", sex="F") == pytest.approx(100 * 1 / 5)
-    # a census: complete enumeration, no sampling error
-    assert (table["se"] == 0).all()
+    # a census: complete enumeration, no sampling error, and it says so
+    assert table["se"].isna().all() and table["ci_lower"].isna().all()
+    assert table["findings"].str.contains("NO_SAMPLING_ERROR").all()
     assert set(table["unit"]) == {"person", "percent"}
     assert set(table["ref_area"]) == {"MDA"}
     assert set(table["ref_period"]) == {"2024"}

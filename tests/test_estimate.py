@@ -343,7 +343,9 @@ def test_quantile_by_cell_and_census() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 40.0], "g": list("aaabbbb")})
     res = estimate(frame, "quantile", "x", by="g", prob=0.5)
     assert list(res.value) == [2.0, 20.0]  # b: CDF 1/4, 2/4 -> 20
-    assert list(res.se) == [0.0, 0.0]  # no design: a census has no sampling error
+    # no design: a complete enumeration has no sampling error, and says so
+    assert res.se.isna().all()
+    assert (res.findings == "NO_SAMPLING_ERROR").all()
 
 
 # --------------------------------------------------------------------------- lonely PSUs

@@ -29,7 +29,14 @@ from migprofile.compute.plan import KINDS, Breakdown, EstimateError, Kind, Reque
 if TYPE_CHECKING:  # pragma: no cover
     from migprofile.sources.read import Dataset
 
-__all__ = ["RESULT_COLUMNS", "estimate", "estimate_many", "result_table"]
+__all__ = [
+    "NO_SAMPLING_ERROR",
+    "RESULT_COLUMNS",
+    "complete_enumeration",
+    "estimate",
+    "estimate_many",
+    "result_table",
+]
 
 #: The columns of a result table, breakdown columns going after ``ref_area``.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -230,7 +237,9 @@ def estimate(
     a missing ``y`` (or ``x``) are left out of numerator and denominator, like
     R's ``na.rm=TRUE``. ``prob`` is the quantile's probability (default 0.5).
     ``ci_method``: ``wald`` (t with the df when finite and positive),
-    ``normal`` or ``logit`` (shares). ``params`` gives the filters'
+    ``normal``, or for shares ``logit``, ``wilson`` or ``korn_graubard``.
+    Without a design the data are a complete enumeration: no sampling error
+    (``se`` empty, finding ``NO_SAMPLING_ERROR``). ``params`` gives the filters'
     ``@parameters``; ``engine`` names a registered engine.
     """
     _check_level(level, ci_method)
@@ -239,7 +248,8 @@ def estimate(
     plan = make_plan([req], design, params)
     sums = get_engine(engine).run(plan, data)
     est = estimate_item(plan.items[0], sums, level, cast(CiMethod, ci_method))
-    return result_table([est], ref_period, source)
+    table = result_table([est], ref_period, source)
+    return complete_enumeration(table) if design is None else table
 
 
 def estimate_many(
@@ -290,4 +300,22 @@ def estimate_many(
     plan = make_plan(reqs, design, params)
     sums = get_engine(engine).run(plan, data)
     ests = [estimate_item(item, sums, level, cast(CiMethod, ci_method)) for item in plan.items]
-    return result_table(ests, ref_period, source)
+    table = result_table(ests, ref_period, source)
+    if design is None:
+        table = complete_enumeration(table)
+    return table
+
+
+#: Finding code of estimates from a complete enumeration.
+NO_SAMPLING_ERROR = "NO_SAMPLING_ERROR"
+
+
+def complete_enumeration(table: pd.DataFrame) -> pd.DataFrame:
+    """A complete enumeration (a census, a register, no design) has no sampling
+    error, and says so: ``se``, the interval, ``cv`` and ``df`` are empty, not
+    zero, and ``findings`` carries ``NO_SAMPLING_ERROR``."""
+    if table.empty:
+        return table
+    table = table.assign(se=np.nan, cv=np.nan, df=np.nan, ci_lower=np.nan, ci_upper=np.nan)
+    table["findings"] = (table["findings"].astype(str) + " " + NO_SAMPLING_ERROR).str.strip()
+    return table

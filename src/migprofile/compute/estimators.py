@@ -60,11 +60,11 @@ IntArray = npt.NDArray[np.int64]
 
 _T = TypeVar("_T")
 
-CiMethod: TypeAlias = Literal["wald", "normal", "logit"]
+CiMethod: TypeAlias = Literal["wald", "normal", "logit", "wilson", "korn_graubard"]
 #: Interval methods: ``wald`` (t with the estimate's df when finite and
 #: positive, else normal), ``normal`` (as R's ``confint`` default) and
 #: ``logit`` (shares: as ``svyciprop(method="logit")``).
-CI_METHODS: tuple[str, ...] = ("wald", "normal", "logit")
+CI_METHODS: tuple[str, ...] = ("wald", "normal", "logit", "wilson", "korn_graubard")
 
 
 def _frozen(values: npt.ArrayLike) -> FloatArray:
@@ -238,8 +238,9 @@ def total(item: PlanItem, sums: Sums) -> Estimates:
         thetas = _replicate_matrix(sums, item.grouping, numerator)
         var = replicate_variance(thetas, value, scale, rscales, mse)
     m = item.multiplier
-    return Estimates.make(item, cs.keys, value * m, np.sqrt(var) * abs(m), _df(sums, item),
-                          _counts(sums, item))
+    return Estimates.make(
+        item, cs.keys, value * m, np.sqrt(var) * abs(m), _df(sums, item), _counts(sums, item)
+    )
 
 
 def count(item: PlanItem, sums: Sums) -> Estimates:
@@ -284,8 +285,9 @@ def ratio(item: PlanItem, sums: Sums) -> Estimates:
             thetas = a_r / b_r
         var = replicate_variance(thetas, value, scale, rscales, mse)
     m = item.multiplier
-    return Estimates.make(item, cs.keys, value * m, np.sqrt(var) * abs(m), _df(sums, item),
-                          _counts(sums, item))
+    return Estimates.make(
+        item, cs.keys, value * m, np.sqrt(var) * abs(m), _df(sums, item), _counts(sums, item)
+    )
 
 
 def mean(item: PlanItem, sums: Sums) -> Estimates:
@@ -338,7 +340,7 @@ def quantile(
     by_cell: list[tuple[FloatArray, FloatArray, float]] = []
     qhat = np.full(ncells, np.nan)
     for c in range(ncells):
-        idx = order[bounds[c]:bounds[c + 1]]
+        idx = order[bounds[c] : bounds[c + 1]]
         idx = idx[w[idx] != 0]
         if len(idx) == 0:
             by_cell.append((np.zeros(0), np.zeros(0), math.nan))
@@ -420,6 +422,56 @@ def estimate_item(
     return intervals(est, level, ci_method)
 
 
+def _proportion_interval(
+    p: npt.NDArray[np.float64],
+    se: npt.NDArray[np.float64],
+    n: npt.NDArray[np.float64],
+    df: npt.NDArray[np.float64],
+    level: float,
+    method: str,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Intervals for proportions near 0 or 1, on the effective sample size
+    ``n_eff = p (1 - p) / se**2`` (the design effect folded in).
+
+    ``wilson``: the Wilson score interval at ``n_eff`` with the t quantile of
+    the cell's df. ``korn_graubard``: Korn and Graubard (1998), R's
+    ``svyciprop(method="beta")``: ``n_eff`` scaled by
+    ``(qt(a/2, n - 1) / qt(a/2, df))**2``, then the Clopper–Pearson limits
+    ``qbeta(a/2, n_eff p, n_eff (1 - p) + 1)`` and
+    ``qbeta(1 - a/2, n_eff p + 1, n_eff (1 - p))`` (needs scipy: extra
+    ``stats``). A cell with no sampling error gets ``[p, p]``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = p * (1 - p) / se**2
+    degenerate = ~np.isfinite(n_eff) | (se == 0)
+    if method == "wilson":
+        z = np.array([interval_factor(level, float(d), True) for d in df], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centre = (p + z**2 / (2 * n_eff)) / (1 + z**2 / n_eff)
+            half = z * np.sqrt(p * (1 - p) / n_eff + z**2 / (4 * n_eff**2)) / (1 + z**2 / n_eff)
+        lo, hi = centre - half, centre + half
+    else:
+        try:
+            from scipy.stats import beta
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise EstimateError(
+                "ci_method 'korn_graubard' needs scipy: pip install \"migprofile[stats]\"",
+                "ci_method",
+            ) from None
+        alpha = 1 - level
+        q_n = np.array([interval_factor(level, float(k) - 1, True) for k in n], dtype=np.float64)
+        q_df = np.array([interval_factor(level, float(d), True) for d in df], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_eff = n_eff * (q_n / q_df) ** 2
+            lo = beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
+            hi = beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
+        lo = np.where(p <= 0, 0.0, lo)
+        hi = np.where(p >= 1, 1.0, hi)
+    lo = np.where(degenerate, p, lo)
+    hi = np.where(degenerate, p, hi)
+    return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
+
 def intervals(est: Estimates, level: float = 0.95, ci_method: CiMethod = "wald") -> Estimates:
     """``est`` with its confidence intervals at ``level``.
 
@@ -441,12 +493,26 @@ def intervals(est: Estimates, level: float = 0.95, ci_method: CiMethod = "wald")
     factors = np.array([interval_factor(level, float(d), use_t) for d in est.df], dtype=np.float64)
     value = np.asarray(est.value, dtype=np.float64)
     se = np.asarray(est.se, dtype=np.float64)
+    if ci_method in ("logit", "wilson", "korn_graubard") and est.item.kind not in (
+        "share",
+        "mean",
+    ):
+        raise EstimateError(
+            f"ci_method {ci_method!r} applies to shares (and means of 0/1 variables) only",
+            "ci_method",
+        )
+    if ci_method in ("wilson", "korn_graubard"):
+        m = est.item.multiplier or 1.0
+        lo, hi = _proportion_interval(
+            value / m,
+            se / abs(m),
+            np.asarray(est.n, dtype=np.float64),
+            np.asarray(est.df, dtype=np.float64),
+            level,
+            ci_method,
+        )
+        return Estimates.make(est.item, est.keys, est.value, est.se, est.df, est.n, lo * m, hi * m)
     if ci_method == "logit":
-        if est.item.kind not in ("share", "mean"):
-            raise EstimateError(
-                "ci_method 'logit' applies to shares (and means of 0/1 variables) only",
-                "ci_method",
-            )
         m = est.item.multiplier or 1.0
         p = value / m
         se_p = se / abs(m)

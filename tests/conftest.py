@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import settings
 
 import migprofile as mp
@@ -11,6 +12,15 @@ import migprofile as mp
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 CATALOGS = TESTS / "catalogs"
+
+
+def indicator_ids(*files: str) -> set[str]:
+    """The ids of the indicators defined in these files of indicators/."""
+    ids: set[str] = set()
+    for name in files:
+        data = yaml.safe_load((REPO / "indicators" / name).read_text(encoding="utf-8"))
+        ids |= {ind["id"] for ind in data["indicators"]}
+    return ids
 
 
 def cell_value(table: pd.DataFrame, indicator: str | None = None, **cell: str) -> float:

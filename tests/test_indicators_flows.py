@@ -5,15 +5,12 @@ indicator's unit."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import yaml
 
 import migprofile as mp
-from conftest import REPO
 from conftest import cell_value as _value
+from conftest import indicator_ids
 
 PARAMS = {"reporting_country": "MDA", "ref_year": 2024}
 FILES = ("flows.yaml", "return.yaml", "social.yaml")
@@ -323,8 +320,4 @@ TESTED = {
 
 
 def test_every_indicator_of_these_files_has_a_hand_computed_test() -> None:
-    defined = set()
-    for name in FILES:
-        data = yaml.safe_load(Path(REPO / "indicators" / name).read_text(encoding="utf-8"))
-        defined |= {ind["id"] for ind in data["indicators"]}
-    assert defined == TESTED
+    assert indicator_ids(*FILES) == TESTED

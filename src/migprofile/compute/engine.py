@@ -25,7 +25,7 @@ sums. ``ENGINES`` registers engines by name.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -392,8 +392,9 @@ def _first_seen(key: IntArray, bound: int) -> IntArray:
 # --------------------------------------------------------------------------- the design
 
 
-def _check_design_columns(design: Design, data: pd.DataFrame) -> None:
-    available = list(data.columns)
+def _check_design_columns(design: Design, columns: Sequence[Hashable]) -> None:
+    """Every column the design names is among ``columns`` (the data's)."""
+    available = list(columns)
     present = set(available)
     fields: list[tuple[str, Sequence[str]]] = [
         ("weights", [design.weights] if design.weights else []),
@@ -901,7 +902,7 @@ class PandasEngine:
         variance = plan.variance
         available = list(data.columns)
         if design is not None:
-            _check_design_columns(design, data)
+            _check_design_columns(design, list(data.columns))
         for col in sorted(plan.columns()):
             if col not in data.columns:
                 raise UnknownColumnError(col, available)

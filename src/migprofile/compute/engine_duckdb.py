@@ -55,11 +55,12 @@ from migprofile.catalog.filters import (
     quote_identifier,
     to_sql,
 )
-from migprofile.compute.design import Design, DesignColumnError, DesignError
+from migprofile.compute.design import Design, DesignError
 from migprofile.compute.engine import (
     CellSums,
     StageTable,
     Sums,
+    _check_design_columns,
     _combine,
     _derive_keys,
     _derive_sums,
@@ -636,16 +637,7 @@ class _Run:
         available = self.available
         present = set(available)
         if design is not None:
-            fields: list[tuple[str, Sequence[str]]] = [
-                ("weights", [design.weights] if design.weights else []),
-                ("strata", design.strata),
-                ("psu", design.psu),
-                ("fpc", design.fpc),
-            ]
-            for field_name, cols in fields:
-                for col in cols:
-                    if col not in present:
-                        raise DesignColumnError(col, field_name, available)
+            _check_design_columns(design, available)
         for col in sorted(self.plan.columns()):
             if col not in present:
                 raise UnknownColumnError(col, available)

@@ -298,8 +298,61 @@ def test_school_attendance_of_children_with_and_without_a_parent_abroad(
     assert _value(without, sex="M") == pytest.approx(50.0)  # rows 4 and 8
 
 
+# ------------------------------------------------------------ health, social protection
+# Six residents and one non-resident (row 7). Migrant status COB: rows 1-3
+# foreign-born, rows 4-6 native-born. Weights 1 except row 2 (2).
+# fmt: off
+HEALTH = pd.DataFrame(
+    {
+        "usual_resident":          [True, True, True, True, True, True, False],
+        "country_of_birth":        ["ROU", "UKR", "RUS", "MDA", "MDA", "MDA", "ITA"],
+        "migrant_status":          ["FB", "FB", "FB", "NB", "NB", "NB", "FB"],
+        "sex":                     ["F", "M", "F", "M", "F", "M", "F"],
+        "age":                     [30.0, 15.0, 70.0, 40.0, 16.0, 8.0, 35.0],
+        "has_health_insurance":    [True, False, None, True, True, True, True],
+        "unmet_medical_need":      [True, False, True, None, False, None, True],
+        "receives_social_benefit": [False, True, True, False, None, True, True],
+        "weight":                  [1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    }
+).astype({"has_health_insurance": "boolean", "unmet_medical_need": "boolean",
+          "receives_social_benefit": "boolean"})
+# fmt: on
+
+
+def test_health_insurance_coverage(catalog: mp.Catalog) -> None:
+    table = _compute(
+        catalog, {"persons": HEALTH}, "HEALTH_INSURANCE_COVERAGE", by=["migrant_status"]
+    )
+    # residents' weights: FB 1 + 2 + 1 = 4, NB 3; covered: FB row 1 (1; row 3 missing
+    # stays in the denominator), NB rows 4-6 (3); row 7 is not a resident
+    assert _value(table, migrant_status="FB") == pytest.approx(100 * 1 / 4)
+    assert _value(table, migrant_status="NB") == pytest.approx(100.0)
+    assert _value(table, migrant_status="_T") == pytest.approx(100 * 4 / 7)
+
+
+def test_unmet_medical_need(catalog: mp.Catalog) -> None:
+    table = _compute(catalog, {"persons": HEALTH}, "UNMET_MEDICAL_NEED", by=["migrant_status"])
+    # residents 16+: rows 1 (1), 3 (1), 4 (1), 5 (1); row 2 is 15, row 6 is 8
+    # unmet: rows 1 and 3 (FB); row 4's missing answer stays in the denominator
+    assert _value(table, migrant_status="FB") == pytest.approx(100.0)
+    assert _value(table, migrant_status="NB") == 0
+    assert _value(table, migrant_status="_T") == pytest.approx(50.0)
+
+
+def test_social_benefit_receipt(catalog: mp.Catalog) -> None:
+    table = _compute(catalog, {"persons": HEALTH}, "SOCIAL_BENEFIT_RECEIPT", by=["sex"])
+    # residents: F rows 1, 3, 5 (3), M rows 2 (2), 4, 6 (4); receiving: row 3 (F),
+    # rows 2 (2) and 6 (M); row 5's missing answer stays in the denominator
+    assert _value(table, sex="F") == pytest.approx(100 * 1 / 3)
+    assert _value(table, sex="M") == pytest.approx(100 * 3 / 4)
+    assert _value(table, sex="_T") == pytest.approx(100 * 4 / 7)
+
+
 # --------------------------------------------------------------------------- coverage
 TESTED = {
+    "HEALTH_INSURANCE_COVERAGE",
+    "UNMET_MEDICAL_NEED",
+    "SOCIAL_BENEFIT_RECEIPT",
     "IMMIGRATION_FLOW",
     "EMIGRATION_FLOW",
     "CRUDE_IMM_RATE",

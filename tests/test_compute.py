@@ -184,6 +184,8 @@ def test_cross_table_ratio_combines_two_totals(census: mp.Dataset) -> None:
     # emigrants born in MDA: 30 + 10; residents: 10
     assert _value(table, "EMIGRANTS_PER_RESIDENT") == pytest.approx(100 * 40 / 10)
     assert "CROSS_TABLE" in table["findings"].iloc[0]
+    # regression: the combined row keeps the parts' codes (both are censuses)
+    assert "NO_SAMPLING_ERROR" in table["findings"].iloc[0]
 
 
 def test_disclosure_rules_apply_to_computed_tables(census: mp.Dataset) -> None:

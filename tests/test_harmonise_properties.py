@@ -79,7 +79,7 @@ def _harmonise(
 ) -> tuple[pd.DataFrame, TableTally]:
     tm = mapping.tables["persons"]
     crosswalks = {c.id: c for c in mapping.crosswalks}
-    ctx = Context(CATALOG, crosswalks, {}, "persons")
+    ctx = Context(CATALOG, crosswalks, {})
     tally = TableTally("persons")
     size = chunk or max(len(frame), 1)
     parts = [

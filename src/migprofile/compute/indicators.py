@@ -206,7 +206,6 @@ def _request(
     catalog: Catalog,
     by: tuple[Breakdown, ...],
     where: Expr | None,
-    frame: pd.DataFrame,
 ) -> Request:
     num = and_domains(_term_expr(catalog, ind.numerator), where)
     label = ind.id
@@ -384,7 +383,8 @@ def _cross_table(
         )
         out["ci_lower"] = np.where(se == 0, value, out["ci_lower"] * np.nan)
         out["ci_upper"] = np.where(se == 0, value, out["ci_upper"] * np.nan)
-        out["findings"] = "CROSS_TABLE"
+        # keep the parts' codes (NO_SAMPLING_ERROR of a census, say)
+        out["findings"] = (out["findings"].astype(str) + " CROSS_TABLE").str.strip()
         rows.append(out)
     result: pd.DataFrame = pd.concat(rows, ignore_index=True)
     for dim in dims:
@@ -452,7 +452,7 @@ def compute(
                 f"{ind.id} needs the {', '.join(sorted(set(absent)))} table, which the data lacks"
             )
         unset = [p for p in ind.parameters if p not in merged_params]
-        filters_use = {p for t in ind.terms() for p in _params_of(catalog.expr_of(t))}
+        filters_use = {p for t in ind.terms() for p in flt.params(catalog.expr_of(t))}
         missing_params = sorted(filters_use & set(unset))
         if missing_params:
             raise ComputeError(
@@ -485,7 +485,7 @@ def compute(
         for b in bys:
             frame, breakdowns[b] = _add_breakdown_column(frame, b, catalog)
         requests = [
-            _request(ind, catalog, tuple(breakdowns[b] for b in grouping), where_expr, frame)
+            _request(ind, catalog, tuple(breakdowns[b] for b in grouping), where_expr)
             for ind in group
             for grouping in groupings
         ]
@@ -516,9 +516,3 @@ def compute(
         measures = {i: ind.measure for i, ind in inds.items()}
         table, _ = apply_disclosure(table, disclosure, dims, measures=measures)
     return table
-
-
-def _params_of(expr: Expr) -> frozenset[str]:
-    from migprofile.catalog.filters import params as expr_params
-
-    return expr_params(expr)

@@ -59,7 +59,6 @@ class Context:
     catalog: Catalog
     crosswalks: Mapping[str, Crosswalk]
     params: Mapping[str, object]
-    table_kind: str  # the harmonised grain the columns belong to (absent -> persons)
 
 
 @dataclass

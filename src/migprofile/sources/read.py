@@ -10,7 +10,7 @@ columns missing from the files) are all collected before anything is raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -55,9 +55,6 @@ GRAIN = {
     "events": "events",
     "series": "series",
 }
-
-Check = Callable[["Dataset"], list[Finding]]
-Derivation = Callable[[dict[str, pd.DataFrame], SourceMapping, Catalog], list[Finding]]
 
 
 class SourceError(ValueError, MigprofileError):
@@ -454,7 +451,7 @@ def read_source(
     findings: list[Finding] = []
     provenance: dict[str, str] = {}
     for name, tm in mapping.tables.items():
-        ctx = Context(cat, crosswalks, merged, GRAIN[name])
+        ctx = Context(cat, crosswalks, merged)
         chunks, tally, files = _read_table(name, tm, folder, ctx, chunksize)
         try:
             parts = list(chunks)
@@ -518,7 +515,7 @@ def iter_source(
     (they need the whole table); ``read_source`` applies them."""
     folder = Path(base)
     cat, crosswalks, merged = _context(mapping, folder, catalog, params)
-    ctx = Context(cat, crosswalks, merged, GRAIN[table])
+    ctx = Context(cat, crosswalks, merged)
     chunks, _, _ = _read_table(table, mapping.tables[table], folder, ctx, chunksize)
     for chunk in chunks:
         yield chunk.drop(columns=RECORD)

@@ -7,6 +7,8 @@
 ``migprofile catalog docs OUT``  → :func:`migprofile.docs.write_reference`
 ``migprofile inspect MAPPING``   → :func:`migprofile.read_source` (its report)
 ``migprofile compute MAPPING``   → :func:`migprofile.compute`
+``migprofile validate SPEC``     → :func:`migprofile.validate_spec`
+``migprofile build SPEC``        → :func:`migprofile.build_profile`
 """
 
 from __future__ import annotations
@@ -263,6 +265,12 @@ def inspect(mapping: Path, strict: bool, params: tuple[str, ...], fmt: str) -> N
 @click.option("--no-margins", is_flag=True, help="Leave out the _T total rows.")
 @click.option("--where", default=None, help="Restrict to a domain (a filter).")
 @click.option(
+    "--engine",
+    default="pandas",
+    show_default=True,
+    help="The engine that runs the aggregation: pandas, duckdb, dask or auto.",
+)
+@click.option(
     "--param",
     "params",
     multiple=True,
@@ -287,6 +295,7 @@ def compute_(
     params: tuple[str, ...],
     fmt: str,
     out: Path | None,
+    engine: str,
 ) -> None:
     """Read a source through its MAPPING and compute indicators on it."""
     import pandas as pd
@@ -304,6 +313,7 @@ def compute_(
             margins=not no_margins,
             where=where,
             params=values,
+            engine=engine,
         )
     except SourceError as exc:
         click.echo(exc.report.to_text(), err=True)
@@ -320,6 +330,92 @@ def compute_(
     shown = ["indicator", *by_columns(by), "value", "se", "ci_lower", "ci_upper", "n", "unit"]
     with pd.option_context("display.max_rows", 500, "display.width", 200):
         click.echo(table[[c for c in shown if c in table.columns]].to_string(index=False))
+
+
+@cli.command("validate")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+def validate_profile(spec: Path) -> None:
+    """Check a profile SPEC completely (structure, indicators, breakdowns,
+    sources, charts, filters) without reading data or computing."""
+    from migprofile.profile import SpecError, validate_spec
+
+    try:
+        loaded = validate_spec(spec)
+    except SpecError as exc:
+        _fail(str(exc))
+    n = sum(len(s.indicators) for s in loaded.sections)
+    click.echo(
+        f"{spec}: valid ({len(loaded.sections)} sections, {n} tables, "
+        f"{len(loaded.sources)} sources, languages {', '.join(loaded.languages)})"
+    )
+
+
+@cli.command("build")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The output folder (created if needed).",
+)
+@click.option(
+    "--lang",
+    "langs",
+    multiple=True,
+    help="Build only this language (one of the spec's). Repeatable.",
+)
+@click.option("--engine", default=None, help="Override every source's engine.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every step and every finding.")
+def build(
+    spec: Path,
+    out: Path,
+    langs: tuple[str, ...],
+    engine: str | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Build the profile SPEC describes into the folder OUT: tables (CSV,
+    Parquet), workbook, SDMX-CSV, HTML report and manifest."""
+    from migprofile.profile import BuildError, ProgressEvent, SpecError, build_profile
+    from migprofile.sources import SourceError
+
+    tty = sys.stderr.isatty() and not quiet and not verbose
+    bar_state: dict[str, object] = {}
+
+    def progress(event: ProgressEvent) -> None:
+        if quiet:
+            return
+        if tty:
+            width = 30
+            done = int(width * event.step / max(event.total, 1))
+            line = f"\r[{'#' * done}{'.' * (width - done)}] {event.step}/{event.total} "
+            click.echo((line + event.message)[:100].ljust(100), nl=False, err=True)
+            bar_state["open"] = True
+        elif verbose or event.stage != "table":
+            click.echo(f"[{event.step}/{event.total}] {event.message}", err=True)
+
+    try:
+        result = build_profile(spec, out, languages=langs or None, engine=engine, progress=progress)
+    except SpecError as exc:
+        _fail(str(exc))
+    except SourceError as exc:
+        _fail(f"{spec}: {exc}\n{exc.report.to_text()}")
+    except (BuildError, MigprofileError) as exc:
+        _fail(str(exc))
+    if bar_state:
+        click.echo("", err=True)
+    if quiet:
+        return
+    if verbose:
+        for finding in result.findings:
+            click.echo(f"  finding: {finding}")
+        for gap in result.gaps:
+            click.echo(f"  data gap: {gap.section}/{gap.indicator}: {gap.reason}")
+    click.echo(
+        f"built {len(result.tables)} tables, {len(result.gaps)} data gaps, "
+        f"{len(result.paths)} files in {out}"
+    )
 
 
 def by_columns(by: tuple[str, ...]) -> list[str]:

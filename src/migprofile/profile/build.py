@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -146,11 +147,27 @@ def _item_problems(
     dims: list[str] = []
     for b in by:
         try:
-            dim, _ = parse_breakdown(b, catalog)
+            dim, level = parse_breakdown(b, catalog)
         except MigprofileError as exc:
             out.append((where, "breakdown", b, str(exc)))
             continue
         dims.append(dim)
+        codelist = catalog.dimensions[dim].codelist
+        if level is not None and codelist == "age":
+            from migprofile.catalog.age import partition_problems
+
+            codes = sorted(catalog.codelist("age").resolve(level) - {"_T"})
+            overlaps = [p for p in partition_problems(codes) if "overlap" in p]
+            if overlaps:
+                out.append(
+                    (
+                        where,
+                        "breakdown",
+                        b,
+                        f"the age groups of {level!r} overlap ({overlaps[0]}); "
+                        "use a level or set that partitions ages, such as five_year or broad_3",
+                    )
+                )
         if dim not in ind.breakdowns:
             allowed = ", ".join(ind.breakdowns) or "none"
             out.append((where, "breakdown", b, f"{ind.id} allows breakdowns {allowed}"))
@@ -304,6 +321,8 @@ def _run_group(
                 table["ref_period"] = str(period)
             frames.append(table)
     except ComputeError as exc:
+        if "parameter" in str(exc):  # a spec error, not missing data
+            raise
         if len(jobs) > 1:  # one indicator's problem must not sink the others
             out: dict[int, pd.DataFrame | str] = {}
             for n, job in enumerate(jobs):
@@ -399,7 +418,7 @@ def build_profile(
         datasets[key] = ds
         files = tuple(
             sorted(
-                (_relative(path.parent / f, spec.base_dir), checksum)
+                (_relative(path.parent / f, spec.base_dir), checksum.removeprefix("sha256:"))
                 for f, checksum in ds.provenance.items()
             )
         )
@@ -539,13 +558,10 @@ def build_profile(
     )
 
 
-def _relative(path: Path, *bases: Path) -> str:
-    for base in bases:
-        try:
-            return path.resolve().relative_to(base.resolve()).as_posix()
-        except ValueError:
-            continue
-    return path.name
+def _relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` (``../x`` when outside it), in POSIX form,
+    so the manifest does not depend on where the checkout lies."""
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
 
 
 def _text(text: Any, lang: str) -> str:

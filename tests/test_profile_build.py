@@ -1,0 +1,154 @@
+"""build_profile on a small spec over the tiny census and survey fixtures:
+every output written, the manifest true to the files, rebuilds byte-identical,
+data gaps reported, the CLI's build verb and its terminal behaviour."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import migprofile as mp
+from migprofile.cli import cli
+from migprofile.profile import BuildError, build_profile
+
+HERE = Path(__file__).parent
+SPEC = HERE / "data" / "profile" / "spec.yaml"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, mp.profile.BuildResult]:
+    out = tmp_path_factory.mktemp("tiny")
+    return out, build_profile(SPEC, out)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_every_output_is_written(built: tuple[Path, mp.profile.BuildResult]) -> None:
+    out, result = built
+    names = {p.as_posix() for p in result.paths}
+    for expected in (
+        "manifest.json",
+        "profile.sdmx.csv",
+        "profile.en.xlsx",
+        "profile.fr.xlsx",
+        "report.en.html",
+        "report.fr.html",
+        "tables/data_gaps.csv",
+    ):
+        assert expected in names
+    for table_id in result.tables:
+        assert f"tables/{table_id}.csv" in names
+        assert f"tables/{table_id}.parquet" in names
+    assert set(_files(out)) == names
+
+
+def test_tables_match_a_direct_computation(built: tuple[Path, mp.profile.BuildResult]) -> None:
+    out, result = built
+    # The overview's first table: IMM_STOCK by sex from the census. The tiny
+    # census has two foreign-born residents (H2 line 1, a woman born in
+    # Romania; H3 line 1, a man born in Ukraine): F 1, M 1, total 2.
+    table = result.tables["overview-01-imm-stock-sex"]
+    values = dict(zip(table["sex"], table["value"], strict=True))
+    assert values == {"F": 1.0, "M": 1.0, "_T": 2.0}
+    on_disk = pd.read_csv(out / "tables" / "overview-01-imm-stock-sex.csv")
+    assert on_disk["value"].tolist() == table["value"].tolist()
+    parquet = pd.read_parquet(out / "tables" / "overview-01-imm-stock-sex.parquet")
+    assert parquet["value"].tolist() == table["value"].tolist()
+    direct = mp.compute(
+        mp.read_source(HERE / "data" / "census" / "mapping.yaml"), "IMM_STOCK", by=["sex"]
+    )
+    assert direct["value"].tolist() == table["value"].tolist()
+
+
+def test_data_gaps(built: tuple[Path, mp.profile.BuildResult]) -> None:
+    out, result = built
+    gaps = {(g.section, g.indicator) for g in result.gaps}
+    # No register source: the immigration flow cannot be supplied.
+    assert ("flows", "IMMIGRATION_FLOW") in gaps
+    frame = pd.read_csv(out / "tables" / "data_gaps.csv")
+    assert ("flows", "IMMIGRATION_FLOW") in set(
+        zip(frame["section"], frame["indicator"], strict=True)
+    )
+    assert frame["reason"].str.len().min() > 10
+
+
+def test_manifest_is_true_to_the_files(built: tuple[Path, mp.profile.BuildResult]) -> None:
+    out, result = built
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["migprofile_version"] == mp.__version__
+    listed = {o["path"]: o["sha256"] for o in manifest["outputs"]}
+    on_disk = _files(out)
+    assert set(listed) == set(on_disk) - {"manifest.json"}
+    for path, digest in listed.items():
+        assert hashlib.sha256(on_disk[path]).hexdigest() == digest
+    inputs = {(i["role"], i["path"]): i["sha256"] for i in manifest["inputs"]}
+    persons = HERE / "data" / "census" / "persons.csv"
+    assert (
+        inputs[("data:census", "../census/persons.csv")]
+        == hashlib.sha256(persons.read_bytes()).hexdigest()
+    )
+    assert ("spec", "spec.yaml") in inputs
+    assert len(manifest["spec_sha256"]) == 64
+
+
+def test_rebuild_is_byte_identical(
+    built: tuple[Path, mp.profile.BuildResult], tmp_path: Path
+) -> None:
+    out, _ = built
+    build_profile(SPEC, tmp_path)
+    assert _files(tmp_path) == _files(out)
+
+
+def test_one_language(tmp_path: Path) -> None:
+    result = build_profile(SPEC, tmp_path, languages=["fr"])
+    names = {p.as_posix() for p in result.paths}
+    assert "report.fr.html" in names
+    assert "report.en.html" not in names
+    assert set(result.profiles) == {"fr"}
+    assert result.profiles["fr"].sections[0].title != result.profiles["fr"].sections[0].id
+
+
+def test_unknown_language_is_a_spec_error(tmp_path: Path) -> None:
+    with pytest.raises(mp.profile.SpecError, match="de"):
+        build_profile(SPEC, tmp_path, languages=["de"])
+
+
+def test_cli_build_plain_lines_and_quiet(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["build", str(SPEC), "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "built " in result.output
+    assert "[1/" in result.output  # plain progress lines when not on a terminal
+    quiet = runner.invoke(cli, ["build", str(SPEC), "--out", str(tmp_path / "b"), "-q"])
+    assert quiet.exit_code == 0
+    assert quiet.output == ""
+    verbose = runner.invoke(cli, ["build", str(SPEC), "--out", str(tmp_path / "c"), "-v"])
+    assert "data gap: flows/IMMIGRATION_FLOW" in verbose.output
+
+
+def test_a_failing_indicator_names_spec_section_and_indicator(tmp_path: Path) -> None:
+    text = SPEC.read_text(encoding="utf-8").replace(
+        "- {id: ABSENT_POP, by: [sex]}",
+        "- {id: ABSENT_POP, by: [sex], where: 'age >= @no_such_parameter'}",
+    )
+    spec = SPEC.parent / "_failing_spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    try:
+        with pytest.raises(BuildError) as err:
+            build_profile(spec, tmp_path)
+        message = str(err.value)
+        assert "_failing_spec.yaml" in message
+        assert "emigration/ABSENT_POP" in message
+    finally:
+        spec.unlink()

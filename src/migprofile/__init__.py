@@ -33,6 +33,15 @@ from migprofile.errors import (
     UnitError,
     UnknownCodeError,
 )
+from migprofile.profile import (
+    BuildError,
+    BuildResult,
+    ProfileSpec,
+    SpecError,
+    build_profile,
+    load_spec,
+    validate_spec,
+)
 from migprofile.sources import Dataset, SourceError, iter_source, read_source
 
 try:
@@ -41,6 +50,8 @@ except PackageNotFoundError:  # a source checkout that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "BuildError",
+    "BuildResult",
     "Catalog",
     "CatalogError",
     "Code",
@@ -58,15 +69,20 @@ __all__ = [
     "Parameter",
     "Population",
     "Problem",
+    "ProfileSpec",
     "SourceError",
+    "SpecError",
     "UnitError",
     "UnknownCodeError",
     "__version__",
+    "build_profile",
     "catalog_problems",
     "compute",
     "estimate",
     "iter_source",
     "load_catalog",
+    "load_spec",
     "parse_filter",
     "read_source",
+    "validate_spec",
 ]

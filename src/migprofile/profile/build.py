@@ -248,31 +248,27 @@ def _pick_source(
     ind: Indicator,
     datasets: dict[str, Any],
     catalog: Catalog,
-    labels_reason: Callable[[str, dict[str, object]], str],
-) -> tuple[str | None, str]:
-    """The source for an item, or None and the reason none fits."""
+) -> tuple[str | None, tuple[str, dict[str, object]]]:
+    """The source for an item, or None and the reason none fits (a
+    translation key and its values)."""
+    needed = _tables_needed(ind, catalog)
     if item.source is not None:
-        ds = datasets[item.source]
-        missing = _tables_needed(ind, catalog) - set(ds.tables)
+        missing = needed - set(datasets[item.source].tables)
         if missing:
-            return None, labels_reason(
-                "gap.reason.missing_table",
-                {"source": item.source, "tables": ", ".join(sorted(missing))},
-            )
-        return item.source, ""
-    kinds_seen = False
-    for key, ds in datasets.items():
-        if ds.mapping.kind not in ind.source_kinds:
-            continue
-        kinds_seen = True
-        if _tables_needed(ind, catalog) <= set(ds.tables):
-            return key, ""
-    if kinds_seen:
-        return None, labels_reason(
-            "gap.reason.missing_table",
-            {"source": "", "tables": ", ".join(sorted(_tables_needed(ind, catalog)))},
-        )
-    return None, labels_reason("gap.reason.no_source", {"kinds": ", ".join(ind.source_kinds)})
+            values: dict[str, object] = {
+                "source": item.source,
+                "tables": ", ".join(sorted(missing)),
+            }
+            return None, ("gap.reason.missing_table", values)
+        return item.source, ("", {})
+    candidates = [k for k, ds in datasets.items() if ds.mapping.kind in ind.source_kinds]
+    for key in candidates:
+        if needed <= set(datasets[key].tables):
+            return key, ("", {})
+    if candidates:
+        values = {"source": ", ".join(candidates), "tables": ", ".join(sorted(needed))}
+        return None, ("gap.reason.missing_table", values)
+    return None, ("gap.reason.no_source", {"kinds": ", ".join(ind.source_kinds)})
 
 
 @dataclass
@@ -391,7 +387,6 @@ def build_profile(
     catalog = _catalog_for(spec)
     extra = [spec.resolve(t) for t in spec.translations]
     labels = {lang: load_labels(lang, catalog, extra) for lang in langs}
-    base_labels = labels[langs[0]]
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -440,16 +435,14 @@ def build_profile(
             f"read {key} ({ds.mapping.kind}, {sum(len(t) for t in ds.tables.values()):,} records)",
         )
 
-    def reason(key: str, values: dict[str, object]) -> str:
-        return str(base_labels.text(key, **values))
-
     jobs: list[_Job] = []
-    gaps_by_item: dict[tuple[str, int], Gap] = {}
+    # A gap's reason is a translation key and its values, worded per language.
+    gaps_by_item: dict[tuple[str, int], tuple[str, str, dict[str, object]]] = {}
     for section, n, item in items:
         ind = catalog.indicator(item.id)
-        source, why = _pick_source(item, ind, datasets, catalog, reason)
+        source, (key, values) = _pick_source(item, ind, datasets, catalog)
         if source is None:
-            gaps_by_item[(section.id, n)] = Gap(section.id, ind.id, why)
+            gaps_by_item[(section.id, n)] = (ind.id, key, values)
             tell("table", f"{section.id}: {ind.id}: data gap")
             continue
         by = tuple(item.by if item.by is not None else ind.default_breakdowns)
@@ -468,8 +461,11 @@ def build_profile(
         for n, job in enumerate(group):
             res = results[n]
             if isinstance(res, str):
-                text = res or base_labels.text("gap.reason.no_records", source=job.source)
-                gaps_by_item[(job.section, job.order)] = Gap(job.section, job.indicator.id, text)
+                gaps_by_item[(job.section, job.order)] = (
+                    (job.indicator.id, "gap.reason.compute_failed", {"error": res})
+                    if res
+                    else (job.indicator.id, "gap.reason.no_records", {"source": job.source})
+                )
                 tell("table", f"{job.section}: {job.indicator.id}: data gap")
             else:
                 computed[(job.section, job.order)] = res
@@ -487,8 +483,8 @@ def build_profile(
             gaps: list[Gap] = []
             for n, item in enumerate(section.indicators):
                 if (section.id, n) in gaps_by_item:
-                    g = gaps_by_item[(section.id, n)]
-                    gaps.append(g)
+                    ind_id, key, values = gaps_by_item[(section.id, n)]
+                    gaps.append(Gap(section.id, ind_id, str(lab.text(key, **values))))
                     continue
                 job = job_of[(section.id, n)]
                 data = computed[(section.id, n)]

@@ -142,8 +142,9 @@ class Profile:
 
     def suppressions(self) -> pd.DataFrame:
         """Cells withheld by disclosure control, per table: columns ``table,
-        indicator, primary, secondary, flagged`` (counts of cells with
-        conf_status C, D, and obs_status U or flagged as unreliable)."""
+        indicator, primary, secondary, flagged`` (counts of cells withheld
+        as primary — conf_status A, C or N —, as secondary — D —, and of cells
+        published but flagged as unreliable, obs_status U)."""
         rows = []
         for t in self.tables:
             conf = t.data["conf_status"].astype(str) if "conf_status" in t.data else pd.Series()
@@ -152,7 +153,7 @@ class Profile:
                 {
                     "table": t.id,
                     "indicator": t.indicator.id,
-                    "primary": int((conf == "C").sum()),
+                    "primary": int(conf.isin(["A", "C", "N"]).sum()),
                     "secondary": int((conf == "D").sum()),
                     "flagged": int((obs == "U").sum()),
                 }

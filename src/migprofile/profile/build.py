@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from migprofile.catalog.filters import UnknownColumnError
 from migprofile.catalog.loader import Catalog, load_catalog
 from migprofile.catalog.models import Indicator
 from migprofile.compute.indicators import ComputeError, compute, parse_breakdown
@@ -286,9 +287,11 @@ def _run_group(
     dataset: Any,
     spec: ProfileSpec,
     engine: str | None,
-) -> dict[int, pd.DataFrame | str]:
+    catalog: Catalog,
+) -> dict[int, pd.DataFrame | tuple[str, dict[str, object]]]:
     """Compute jobs sharing source and options in one ``compute()`` call;
-    returns a table or a failure reason per job (by position in ``jobs``)."""
+    returns a table or a gap's reason (translation key and values) per job
+    (by position in ``jobs``)."""
     first = jobs[0]
     item = first.item
     params: dict[str, object] = {**spec.parameters, **item.params}
@@ -312,32 +315,46 @@ def _run_group(
                 params=p,
                 engine="pandas" if chosen == "auto" else chosen,
                 disclosure=spec.disclosure,
+                catalog=catalog,
             )
             if period is not None and not table.empty:
                 table["ref_period"] = str(period)
             frames.append(table)
-    except ComputeError as exc:
+    except (ComputeError, UnknownColumnError) as exc:
         if "parameter" in str(exc):  # a spec error, not missing data
             raise
         if len(jobs) > 1:  # one indicator's problem must not sink the others
-            out: dict[int, pd.DataFrame | str] = {}
+            out: dict[int, pd.DataFrame | tuple[str, dict[str, object]]] = {}
             for n, job in enumerate(jobs):
-                out.update({n: _run_group([job], dataset, spec, engine)[0]})
+                out.update({n: _run_group([job], dataset, spec, engine, catalog)[0]})
             return out
-        return {0: str(exc)}
+        if isinstance(exc, UnknownColumnError):
+            return {
+                0: ("gap.reason.missing_columns", {"source": first.source, "columns": exc.column})
+            }
+        return {0: ("gap.reason.compute_failed", {"error": str(exc)})}
     table = (
         pd.concat([f for f in frames if not f.empty], ignore_index=True)
         if any(not f.empty for f in frames)
         else pd.DataFrame()
     )
-    result: dict[int, pd.DataFrame | str] = {}
+    result: dict[int, pd.DataFrame | tuple[str, dict[str, object]]] = {}
     for n, job in enumerate(jobs):
         part = (
             table[table["indicator"] == job.indicator.id].reset_index(drop=True)
             if not table.empty
             else table
         )
-        result[n] = part if not part.empty else ""
+        published = part["conf_status"].astype(str) == "F" if not part.empty else None
+        if part.empty or (
+            published is not None
+            and part.loc[published, "value"].isna().all()
+            and bool(published.all())
+        ):
+            # No record in the domain, or only empty values: nothing to show.
+            result[n] = ("gap.reason.no_records", {"source": job.source})
+        else:
+            result[n] = part
     return result
 
 
@@ -454,18 +471,14 @@ def build_profile(
     computed: dict[tuple[str, int], pd.DataFrame] = {}
     for group in groups.values():
         try:
-            results = _run_group(group, datasets[group[0].source], spec, engine)
+            results = _run_group(group, datasets[group[0].source], spec, engine, catalog)
         except MigprofileError as exc:
             names = ", ".join(f"{j.section}/{j.indicator.id}" for j in group)
             raise BuildError(f"{spec.path}: {names}: {exc}") from exc
         for n, job in enumerate(group):
             res = results[n]
-            if isinstance(res, str):
-                gaps_by_item[(job.section, job.order)] = (
-                    (job.indicator.id, "gap.reason.compute_failed", {"error": res})
-                    if res
-                    else (job.indicator.id, "gap.reason.no_records", {"source": job.source})
-                )
+            if isinstance(res, tuple):
+                gaps_by_item[(job.section, job.order)] = (job.indicator.id, *res)
                 tell("table", f"{job.section}: {job.indicator.id}: data gap")
             else:
                 computed[(job.section, job.order)] = res

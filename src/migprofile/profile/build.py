@@ -153,12 +153,15 @@ def _item_problems(
             out.append((where, "breakdown", b, str(exc)))
             continue
         dims.append(dim)
-        codelist = catalog.dimensions[dim].codelist
-        if level is not None and codelist == "age":
+        dimension = catalog.dimensions[dim]
+        if level is not None and dimension.kind == "numeric" and dimension.codelist:
             from migprofile.catalog.age import partition_problems
 
-            codes = sorted(catalog.codelist("age").resolve(level) - {"_T"})
-            overlaps = [p for p in partition_problems(codes) if "overlap" in p]
+            codelist = catalog.codelist(dimension.codelist)
+            groups = (
+                codelist.sets[level] if level in codelist.sets else codelist.at_level(level)
+            )
+            overlaps = [p for p in partition_problems(list(groups)) if "overlap" in p]
             if overlaps:
                 out.append(
                     (
@@ -521,6 +524,7 @@ def build_profile(
                         data=data,
                         source=job.source,
                         chart=item.chart,
+                        title=_text(item.title, lang) or None,
                     )
                 )
             sections.append(

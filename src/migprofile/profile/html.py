@@ -568,7 +568,13 @@ def _title_page(ctx: _Context) -> str:
 
 
 def _table_title(ctx: _Context, table: ProfileTable) -> str:
-    return ctx.labels.indicator_name(table.indicator)
+    if table.title:
+        return table.title
+    name = ctx.labels.indicator_name(table.indicator)
+    shown = [b for b in table.breakdowns if b not in ("ref_period",)]
+    if not shown:
+        return name
+    return f"{name} — {', '.join(ctx.labels.dimension(b) for b in shown)}"
 
 
 def _contents(ctx: _Context) -> str:

@@ -83,6 +83,9 @@ class ProfileTable:
     chart: ChartKind | None = None
     #: Footnotes specific to this table (already in the profile's language).
     notes: tuple[str, ...] = ()
+    #: The spec's title for this table, in the profile's language, if any;
+    #: renderers otherwise name the indicator and its breakdowns.
+    title: str | None = None
 
 
 @dataclass(frozen=True)

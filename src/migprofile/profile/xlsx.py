@@ -212,6 +212,8 @@ def _source_text(profile: Profile, table: ProfileTable) -> str:
 
 def _table_title(profile: Profile, table: ProfileTable) -> str:
     labels = profile.labels
+    if table.title:
+        return table.title
     name = labels.indicator_name(table.indicator)
     if not table.breakdowns:
         return name

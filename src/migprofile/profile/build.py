@@ -303,6 +303,12 @@ def _run_group(
     )
     periods: Sequence[int | None] = item.periods or (None,)
     chosen = engine or spec.sources[first.source].engine or "pandas"
+    # Published aggregates (the series table) are public already: their n
+    # counts table rows, not respondents, so small-count suppression does not
+    # apply to them; confidentiality flags they carry pass through.
+    rules = spec.disclosure
+    if set(dataset.tables) == {"series"}:
+        rules = rules.model_copy(update={"min_n": None, "secondary": False})
     frames: list[pd.DataFrame] = []
     try:
         for period in periods:
@@ -317,7 +323,7 @@ def _run_group(
                 where=item.where,
                 params=p,
                 engine="pandas" if chosen == "auto" else chosen,
-                disclosure=spec.disclosure,
+                disclosure=rules,
                 catalog=catalog,
             )
             if period is not None and not table.empty:

@@ -20,8 +20,12 @@ ERROR_FOLDERS = sorted(p.name for p in CATALOGS.iterdir() if p.name.startswith("
 def test_bundled_catalogue_loads_with_a_first_slice_in_every_required_domain(
     catalog: mp.Catalog,
 ) -> None:
-    assert len(catalog.indicators) >= 12
-    for domain in ("stocks", "emigration", "children", "labour", "remittances"):
+    # issue 5: at least 60 indicators, spread over every domain of the profile
+    assert len(catalog.indicators) >= 60
+    for domain in (
+        "stocks", "flows", "emigration", "return", "labour", "education", "children",
+        "remittances", "protection", "propensity", "social",
+    ):  # fmt: skip
         assert catalog.select(domain=domain), f"no indicator in domain {domain}"
 
 

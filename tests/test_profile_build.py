@@ -84,7 +84,7 @@ def test_data_gaps(built: tuple[Path, mp.profile.BuildResult]) -> None:
 
 
 def test_manifest_is_true_to_the_files(built: tuple[Path, mp.profile.BuildResult]) -> None:
-    out, result = built
+    out, _ = built
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["migprofile_version"] == mp.__version__
     listed = {o["path"]: o["sha256"] for o in manifest["outputs"]}

@@ -93,3 +93,125 @@ def test_channel_islands_code_is_reported_not_dropped(bilateral: mp.Dataset) -> 
     col = bilateral.report.column("series", "origin")
     assert [v.value for v in col.unmapped] == ["CHA"]
     assert col.to_unknown == col.unmapped[0].count
+
+
+# ------------------------------------------------------------------ through the catalogue
+# The published figures reproduced by mp.compute with the catalogue's
+# indicators, from the repository's copies of the files. The UN population
+# (Table 2) is in thousands and the World Bank remittances in US$ millions:
+# the catalogue's populations refuse rows in another unit than persons / USD,
+# so the tests first convert them with the unit registry (the conversion a
+# source mapping would make), never the indicators' arithmetic.
+WB = PUBLISHED / "wb_remittances.yaml"
+
+
+def _to_base_unit(series: pd.DataFrame, base: str) -> pd.DataFrame:
+    """Rows in a scaled unit (``1e3 person``, ``1e6 USD``) rewritten in ``base``."""
+    from migprofile import units
+
+    out = series.copy()
+    unit = out["unit"].astype(str)
+    for text in sorted(set(unit) - {base}):
+        power = units.unit_multiplier(text)
+        if units.canonical_unit(f"1e{power} {base}") == units.canonical_unit(text):
+            rows = unit == text
+            out.loc[rows, "value"] = out.loc[rows, "value"] * 10.0**power
+            out.loc[rows, "unit"] = base
+    return out
+
+
+def _published_table(cell: str, sheet: str, column: int) -> float:
+    """A figure of UN DESA Tables 3-5 read straight from the workbook."""
+    frame = pd.read_excel(
+        TESTS / "data" / "un_ims2020" / "undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx",
+        sheet_name=sheet,
+        header=None,
+    )
+    code = {"WORLD": 900, "DEU": 276, "MDA": 498}[cell]
+    row = frame[frame[3] == code].iloc[0]
+    return float(row[column])
+
+
+@pytest.fixture(scope="module")
+def destination_in_persons(destination: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {"series": _to_base_unit(destination, "person")}
+
+
+def test_un_stock_share_of_population_for_the_world_and_germany(
+    destination_in_persons: dict[str, pd.DataFrame],
+) -> None:
+    table = mp.compute(
+        destination_in_persons, "IMM_STOCK_SHARE_PUBLISHED", by=["ref_area"],
+        params={"ref_year": 2020},
+    )  # fmt: skip
+    germany = float(table.loc[table["ref_area"] == "DEU", "value"].iloc[0])
+    world = float(table.loc[table["ref_area"] == "_T", "value"].iloc[0])
+    # Table 3, 2020, both sexes (column 11): Germany 18.813219 %, world 3.599812 %
+    assert germany == pytest.approx(18.813219, abs=5e-7)
+    assert germany == pytest.approx(_published_table("DEU", "Table 3", 11), rel=1e-12)
+    # the world is the sum over the 232 countries and areas of the table
+    assert world == pytest.approx(3.599812, abs=5e-7)
+    assert world == pytest.approx(_published_table("WORLD", "Table 3", 11), rel=1e-9)
+
+
+def test_un_stock_through_the_catalogue(destination: pd.DataFrame) -> None:
+    table = mp.compute(
+        {"series": destination}, "IMM_STOCK_PUBLISHED", by=["ref_area"],
+        params={"ref_year": 2020},
+    )  # fmt: skip
+    assert float(table.loc[table["ref_area"] == "_T", "value"].iloc[0]) == WORLD_2020
+    assert float(table.loc[table["ref_area"] == "DEU", "value"].iloc[0]) == 15_762_457
+
+
+def test_un_female_share_of_migrants(destination: pd.DataFrame) -> None:
+    table = mp.compute(
+        {"series": destination}, "IMM_FEMALE_SHARE_PUBLISHED", by=["ref_area"],
+        params={"ref_year": 2020},
+    )  # fmt: skip
+    for area in ("DEU", "MDA"):
+        value = float(table.loc[table["ref_area"] == area, "value"].iloc[0])
+        # Table 4, 2020 (column 11): Germany 49.933979 %, Moldova 59.073326 %
+        assert value == pytest.approx(_published_table(area, "Table 4", 11), rel=1e-12)
+    germany = float(table.loc[table["ref_area"] == "DEU", "value"].iloc[0])
+    assert germany == pytest.approx(100 * 7_870_822 / 15_762_457)
+
+
+def test_un_annual_rate_of_change_of_the_stock(destination: pd.DataFrame) -> None:
+    table = mp.compute(
+        {"series": destination}, "IMM_STOCK_CHANGE_RATE", by=["ref_area"],
+        params={"ref_year": 2020},
+    )  # fmt: skip
+    for area in ("DEU", "MDA"):
+        value = float(table.loc[table["ref_area"] == area, "value"].iloc[0])
+        # Table 5, both sexes 2015-2020 (column 10): Germany 8.66487, Moldova -0.367352
+        assert value == pytest.approx(_published_table(area, "Table 5", 10), rel=1e-12)
+    world = float(table.loc[table["ref_area"] == "_T", "value"].iloc[0])
+    # the world row of Table 5: 2.473229 % a year (280,598,105 over 247,958,644)
+    assert world == pytest.approx(_published_table("WORLD", "Table 5", 10), rel=1e-9)
+
+
+def test_persons_born_in_moldova_abroad_through_emig_stock(bilateral: mp.Dataset) -> None:
+    table = mp.compute(
+        bilateral, "EMIG_STOCK", params={"reporting_country": "MDA", "ref_year": 2020}
+    )
+    assert float(table["value"].iloc[0]) == 1_159_443
+    top5 = mp.compute(
+        bilateral, "DIASPORA_TOP5_SHARE", params={"reporting_country": "MDA", "ref_year": 2020}
+    )
+    # RUS 294,152 + ROU 285,364 + ITA 194,480 + UKR 152,249 + USA 45,713 = 971,958
+    assert float(top5["value"].iloc[0]) == pytest.approx(100 * 971_958 / 1_159_443)
+
+
+def test_world_bank_remittance_inflows_of_moldova() -> None:
+    knomad = read_source(WB)
+    params = {"reporting_country": "MDA", "ref_year": 2017}
+    # in US$ millions as published: the US$ indicator refuses them
+    raw = mp.compute(knomad, "REMIT_INFLOW_USD", params=params)
+    assert raw.empty or not raw["value"].notna().any()
+    in_usd = {"series": _to_base_unit(knomad["series"], "USD")}
+    table = mp.compute(in_usd, "REMIT_INFLOW_USD", params=params)
+    # 1,639.659968 US$ million in 2017
+    assert float(table["value"].iloc[0]) == pytest.approx(1_639.659968e6, rel=1e-12)
+    assert (table["unit"] == "USD").all()
+    # the 2018e estimate and the share column (a fraction) are not read as years
+    assert set(knomad["series"]["time_period"].dropna().astype(int)) == set(range(1970, 2018))

@@ -54,6 +54,21 @@ def _term_text(catalog: Catalog, term: Term) -> str:
 
 def formula(catalog: Catalog, ind: Indicator) -> str:
     """A one-line rendering of how an indicator is computed."""
+    if ind.numerator is None:  # derived: a registered calculator over other indicators
+        parts = []
+        for role, spec in ind.inputs.items():
+            what = spec.indicator or " or ".join(
+                f"{ind_id} ({spec.parameter} = {value})"
+                for value, ind_id in (spec.choices or {}).items()
+            )
+            extra = [f"where {_code(spec.where)}"] if spec.where else []
+            extra += [f"across {spec.over}"] if spec.over else []
+            extra += [f"{p} {d:+d}" for p, d in spec.shift.items()]
+            parts.append(f"{role} = {what}" + (f" ({'; '.join(extra)})" if extra else ""))
+        options = ", ".join(f"{k} = {v}" for k, v in ind.options.items())
+        return f"calculator `{ind.calculator}` of " + "; ".join(parts) + (
+            f" (options: {options})" if options else ""
+        )
     num = _term_text(catalog, ind.numerator)
     mult = "" if ind.multiplier == 1 else f" × {ind.multiplier:g}"
     if ind.measure == "count":

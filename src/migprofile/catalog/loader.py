@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from migprofile import units
 from migprofile._resources import bundled_dirs
 from migprofile.catalog import filters as flt
+from migprofile.catalog.filters import parse_filter
 from migprofile.catalog.models import (
     Codelist,
     Crosswalk,
@@ -747,6 +748,9 @@ class _Checker:
         return table, used
 
     def _indicator(self, ind: Indicator) -> None:
+        if ind.numerator is None:  # a derived indicator: no terms of its own
+            self._derived(ind)
+            return
         num_table, used = self._term(ind, "numerator", ind.numerator)
         if ind.denominator is not None:
             den_table, den_used = self._term(ind, "denominator", ind.denominator)
@@ -813,6 +817,161 @@ class _Checker:
                 field="parameters",
                 value=name,
             )
+
+    def _derived(self, ind: Indicator) -> None:
+        """A derived indicator: a registered calculator, inputs that exist and
+        suit it, breakdowns every input allows, no cycle."""
+        from migprofile.compute.calculators import CALCULATORS
+
+        def add(code: str, message: str, field: str, value: str | None = None) -> None:
+            self.add("indicators", ind.id, code, message, field=field, value=value)
+
+        for name in ind.parameters:
+            if name not in self.parameters:
+                add("unknown_parameter", "unknown parameter", "parameters", name)
+        calc = CALCULATORS.get(ind.calculator or "")
+        if calc is None:
+            add(
+                "unknown_calculator",
+                "no calculator of that name is registered; registered: "
+                + ", ".join(sorted(CALCULATORS)),
+                "calculator",
+                ind.calculator,
+            )
+            return
+        missing = [r for r in calc.roles if r not in ind.inputs]
+        extra = [r for r in ind.inputs if r not in calc.roles]
+        if missing or extra:
+            add(
+                "bad_inputs",
+                f"calculator {calc.name!r} takes the inputs {list(calc.roles)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {extra}" if extra else ""),
+                "inputs",
+            )
+        for name, value in ind.options.items():
+            wanted = calc.options.get(name)
+            if wanted is None:
+                add(
+                    "unknown_option",
+                    f"calculator {calc.name!r} reads the options {sorted(calc.options) or 'none'}",
+                    f"options.{name}",
+                    name,
+                )
+            elif not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+                add("wrong_type", f"option {name!r} is a {wanted.__name__}", f"options.{name}")
+        candidates: dict[str, list[Indicator]] = {}
+        for role, spec in ind.inputs.items():
+            where = f"inputs.{role}"
+            found: list[Indicator] = []
+            for target in spec.candidates():
+                other = self.indicators.get(target)
+                if other is None:
+                    add("unknown_indicator", "unknown input indicator", where, target)
+                    continue
+                found.append(other)
+                lacking = [b for b in ind.breakdowns if b not in other.breakdowns]
+                if lacking:
+                    add(
+                        "breakdown_not_in_input",
+                        f"breakdowns {lacking} are not allowed by input {target}",
+                        "breakdowns",
+                        ", ".join(lacking),
+                    )
+                if spec.over is not None and spec.over.split(":")[0] not in other.breakdowns:
+                    add(
+                        "breakdown_not_in_input",
+                        f"input {target} cannot be broken down by {spec.over!r}",
+                        f"{where}.over",
+                        spec.over,
+                    )
+                if spec.where is not None:
+                    table = self._table_of_indicator(other) if other.numerator is not None else None
+                    if table is not None:
+                        used = self._filter(
+                            "indicators", ind.id, f"{where}.where", parse_filter(spec.where), table
+                        )
+                        for p in sorted(used - set(ind.parameters)):
+                            add(
+                                "undeclared_parameter",
+                                f"input {role!r} uses @{p}; list it in 'parameters'",
+                                "parameters",
+                                p,
+                            )
+            candidates[role] = found
+            if (spec.over is not None) != (role in calc.over_roles):
+                add(
+                    "bad_inputs",
+                    f"input {role!r} of calculator {calc.name!r} "
+                    + ("needs" if role in calc.over_roles else "takes no")
+                    + " 'over' (the dimension it works across)",
+                    f"{where}.over",
+                )
+            if spec.parameter is not None:
+                par = self.parameters.get(spec.parameter)
+                if par is None:
+                    add(
+                        "unknown_parameter",
+                        "unknown parameter",
+                        f"{where}.parameter",
+                        spec.parameter,
+                    )
+                else:
+                    if spec.parameter not in ind.parameters:
+                        add(
+                            "undeclared_parameter",
+                            f"input {role!r} is chosen by @{spec.parameter}; list it in "
+                            "'parameters' so results record it",
+                            "parameters",
+                            spec.parameter,
+                        )
+                    allowed = {str(v) for v in par.allowed or ()}
+                    keys = set((spec.choices or {}).keys())
+                    if allowed and keys != allowed:
+                        add(
+                            "bad_choices",
+                            f"choices must cover the allowed values of {par.id}: {sorted(allowed)}",
+                            f"{where}.choices",
+                            ", ".join(sorted(keys)),
+                        )
+            for name in spec.shift:
+                par = self.parameters.get(name)
+                if par is None or par.type != "integer":
+                    add(
+                        "bad_shift",
+                        "only an integer parameter can be shifted",
+                        f"{where}.shift",
+                        name,
+                    )
+        if calc.check is not None and all(candidates.get(r) for r in calc.roles):
+            for message in calc.check(ind, candidates):
+                add("bad_unit", message, "unit", ind.unit)
+        cycle = self._cycle(ind.id, [])
+        if cycle:
+            add("input_cycle", "inputs lead back to the indicator: " + " -> ".join(cycle), "inputs")
+
+    def _table_of_indicator(self, ind: Indicator) -> str | None:
+        if ind.numerator is None:
+            return None
+        if ind.numerator.population is not None:
+            pop = self.populations.get(ind.numerator.population)
+            return None if pop is None else pop.table
+        return ind.numerator.table or "persons"
+
+    def _cycle(self, start: str, path: list[str]) -> list[str]:
+        ind = self.indicators.get(path[-1] if path else start)
+        if ind is None:
+            return []
+        for spec in ind.inputs.values():
+            for target in spec.candidates():
+                if target == start:
+                    return [start, *path, start] if path else [start, start]
+                if target in path or len(path) > 50:
+                    continue
+                found = self._cycle(start, [*path, target])
+                if found:
+                    return found
+        return []
 
     def _crosswalk(self, cw: Crosswalk) -> None:
         target = self.codelists.get(cw.target)
@@ -938,23 +1097,38 @@ def load_catalog(*folders: PathLike, include_bundled: bool = True) -> Catalog:
     and crosswalks for its country). Raises :class:`CatalogError` listing every
     problem of every file.
     """
-    if not folders and include_bundled:
-        key = _bundled_signature()
-        cached = _BUNDLED_CACHE.get(key)
-        if cached is not None:
-            return cached
+    key = _signature(folders, include_bundled)
+    cached = _BUNDLED_CACHE.get(key)
+    if cached is not None:
+        return cached
     catalog, problems = _collect(folders, include_bundled)
     if catalog is None:
         raise CatalogError(problems)
-    if not folders and include_bundled:
-        _BUNDLED_CACHE.clear()
-        _BUNDLED_CACHE[key] = catalog
+    if len(_BUNDLED_CACHE) >= 8:
+        _BUNDLED_CACHE.pop(next(iter(_BUNDLED_CACHE)))
+    _BUNDLED_CACHE[key] = catalog
     return catalog
 
 
-# The bundled catalogue is immutable once loaded; it is read once per process
-# and read again only when one of its files changes (an editable checkout).
-_BUNDLED_CACHE: dict[tuple[tuple[str, int, int], ...], Catalog] = {}
+# A catalogue is immutable once loaded; each combination of folders is read
+# once per process and read again only when one of its files changes (an
+# editable checkout, an office editing its own folder). A few are kept.
+_BUNDLED_CACHE: dict[tuple[object, ...], Catalog] = {}
+
+
+def _signature(folders: Sequence[PathLike], include_bundled: bool) -> tuple[object, ...]:
+    out: list[object] = [include_bundled]
+    if include_bundled:
+        out.extend(_bundled_signature())
+    for folder in folders:
+        root = Path(str(folder)).resolve()
+        out.append(str(root))
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if path.suffix in (".yaml", ".yml") and path.is_file():
+                    stat = path.stat()
+                    out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
 
 
 def _bundled_signature() -> tuple[tuple[str, int, int], ...]:

@@ -37,6 +37,7 @@ __all__ = [
     "MEASURES",
     "SOURCE_KINDS",
     "TABLES",
+    "CalculatorInput",
     "Code",
     "Codelist",
     "Crosswalk",
@@ -57,7 +58,9 @@ __all__ = [
 Table: TypeAlias = Literal["persons", "households", "events", "series"]
 TABLES: tuple[Table, ...] = ("persons", "households", "events", "series")
 
-MeasureKind: TypeAlias = Literal["count", "total", "share", "ratio", "rate", "mean", "median"]
+MeasureKind: TypeAlias = Literal[
+    "count", "total", "share", "ratio", "rate", "mean", "median", "derived"
+]
 MEASURES: tuple[MeasureKind, ...] = (
     "count",
     "total",
@@ -66,6 +69,7 @@ MEASURES: tuple[MeasureKind, ...] = (
     "rate",
     "mean",
     "median",
+    "derived",
 )
 
 SourceKind: TypeAlias = Literal[
@@ -544,6 +548,61 @@ class Reference(_Model):
     url: str | None = None
 
 
+IndicatorId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=60)]
+
+
+class CalculatorInput(_Model):
+    """One input of a derived indicator: another indicator of the catalogue,
+    computed on the same data and breakdowns, optionally within a domain
+    (``where``), with a parameter moved (``shift``: ``{ref_year: -5}``), or
+    broken down by one more dimension (``over``) that the calculator uses.
+
+    Instead of one ``indicator``, ``parameter`` and ``choices`` pick the input
+    by the value of a definitional parameter (``{ALL_RESIDENTS: X,
+    NATIVE_BORN: Y}``).
+    """
+
+    indicator: IndicatorId | None = None
+    parameter: Id | None = None
+    choices: dict[str, IndicatorId] | None = None
+    where: str | None = None
+    over: Id | None = None
+    shift: dict[Id, int] = Field(default_factory=dict)
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, value: str | None) -> str | None:
+        return None if value is None else _parse_checked(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> CalculatorInput:
+        if (self.indicator is None) == (self.choices is None):
+            raise ValueError("give exactly one of 'indicator' and 'choices'")
+        if (self.parameter is None) != (self.choices is None):
+            raise ValueError("'choices' go with the 'parameter' whose value picks one")
+        if self.choices is not None and not self.choices:
+            raise ValueError("'choices' is empty")
+        return self
+
+    def candidates(self) -> tuple[str, ...]:
+        """Every indicator this input may be (one, or one per choice)."""
+        if self.indicator is not None:
+            return (self.indicator,)
+        return tuple(dict.fromkeys((self.choices or {}).values()))
+
+    def pick(self, params: Mapping[str, object]) -> str:
+        """The indicator to compute under these parameter values."""
+        if self.indicator is not None:
+            return self.indicator
+        value = params.get(self.parameter or "")
+        choices = self.choices or {}
+        if not isinstance(value, str) or value not in choices:
+            raise KeyError(
+                f"parameter {self.parameter!r} is {value!r}; expected one of {sorted(choices)}"
+            )
+        return choices[value]
+
+
 _NEEDS_DENOMINATOR = {"share", "ratio", "rate"}
 _NEEDS_VARIABLE = {"total", "mean", "median"}
 
@@ -552,13 +611,16 @@ class Indicator(_Model):
     """An indicator of the profile: what it measures, how, in which unit, by
     which breakdowns, from which sources, and after which standard."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=60)]
+    id: IndicatorId
     name: Text
     domain: Domain
     definition: Text
     measure: MeasureKind
-    numerator: Term
+    numerator: Term | None = None
     denominator: Term | None = None
+    calculator: Id | None = None
+    inputs: dict[Id, CalculatorInput] = Field(default_factory=dict)
+    options: dict[Id, str | int | float | bool] = Field(default_factory=dict)
     multiplier: float = 1.0
     unit: str
     breakdowns: tuple[Id, ...] = ()
@@ -597,6 +659,13 @@ class Indicator(_Model):
         measure = info.data.get("measure")
         if measure is None:  # the measure itself is invalid; reported on its own
             return value
+        if measure == "derived":
+            # the calculator decides which units suit it (checked by the loader)
+            try:
+                units.parse_unit(value)
+            except units.UnitError as exc:
+                raise ValueError(str(exc)) from None
+            return value
         message = units.check_measure_unit(measure, value)
         if message:
             raise ValueError(message)
@@ -613,13 +682,30 @@ class Indicator(_Model):
     @model_validator(mode="after")
     def _check(self) -> Indicator:
         problems: list[str] = []
+        if self.measure == "derived":
+            if self.calculator is None or not self.inputs:
+                problems.append("a derived indicator names its 'calculator' and its 'inputs'")
+            if self.numerator is not None or self.denominator is not None:
+                problems.append(
+                    "a derived indicator is computed from its inputs; it has no "
+                    "numerator or denominator"
+                )
+        else:
+            if self.numerator is None:
+                problems.append(f"a {self.measure} needs a numerator")
+            if self.calculator is not None or self.inputs or self.options:
+                problems.append(
+                    "only a derived indicator (measure: derived) has a calculator, "
+                    "inputs and options"
+                )
         if self.measure in _NEEDS_DENOMINATOR and self.denominator is None:
             problems.append(f"a {self.measure} needs a denominator")
         if self.measure not in _NEEDS_DENOMINATOR and self.denominator is not None:
             problems.append(f"a {self.measure} has no denominator")
-        if self.measure in _NEEDS_VARIABLE and self.numerator.variable is None:
+        variable = None if self.numerator is None else self.numerator.variable
+        if self.measure in _NEEDS_VARIABLE and self.numerator is not None and variable is None:
             problems.append(f"a {self.measure} needs numerator.variable (the column summed)")
-        if self.measure in ("count", "share") and self.numerator.variable is not None:
+        if self.measure in ("count", "share") and variable is not None:
             problems.append(f"a {self.measure} counts weighted units; it has no variable")
         if not math.isfinite(self.multiplier) or self.multiplier <= 0:
             problems.append("the multiplier must be a positive number")
@@ -644,14 +730,13 @@ class Indicator(_Model):
         return self
 
     def terms(self) -> tuple[Term, ...]:
-        return (
-            (self.numerator,)
-            if self.denominator is None
-            else (
-                self.numerator,
-                self.denominator,
-            )
-        )
+        """Numerator and denominator; none for a derived indicator."""
+        return tuple(t for t in (self.numerator, self.denominator) if t is not None)
+
+    @property
+    def is_derived(self) -> bool:
+        """Computed by a registered calculator from other indicators."""
+        return self.measure == "derived"
 
 
 # --------------------------------------------------------------------------- crosswalks

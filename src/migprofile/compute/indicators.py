@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -207,6 +208,8 @@ def _request(
     by: tuple[Breakdown, ...],
     where: Expr | None,
 ) -> Request:
+    if ind.numerator is None:  # a derived indicator: computed by _derived
+        raise ComputeError(f"{ind.id}: a {ind.measure} indicator has no numerator")
     num = and_domains(_term_expr(catalog, ind.numerator), where)
     label = ind.id
     if ind.measure == "count":
@@ -259,6 +262,11 @@ def _params(
         out["ref_year"] = dataset.mapping.year
         out.update(dataset.mapping.parameters)
     out.update(params or {})
+    # the first year of the "recent" window: returns (or arrivals) in the
+    # recent_years calendar years before the reference year, or in it
+    ref_year, recent = out.get("ref_year"), out.get("recent_years")
+    if "recent_since_year" not in out and isinstance(ref_year, int) and isinstance(recent, int):
+        out["recent_since_year"] = ref_year - recent
     return out
 
 
@@ -283,9 +291,15 @@ def _finish(
         renamed = _output_name(head)
         if renamed != head and renamed in table.columns:
             # the breakdown's codes (destinations); its margin rows keep the
-            # reporting area
+            # reporting area, unless the indicator is not about the reporting
+            # country (published tables of all countries): then the margin is
+            # the total of the areas in the data, _T
             codes = table.pop(renamed).astype(object)
-            table[head] = codes.where(codes != TOTAL, table[head])
+            about_areas = ind_ids.map(
+                {i: "reporting_country" not in ind.parameters for i, ind in indicators.items()}
+            ).astype(bool)
+            margin = table[head].where(~about_areas, TOTAL)
+            table[head] = codes.where(codes != TOTAL, margin)
     # a ratio whose denominator is empty in a cell has no value
     value = table["value"].astype(float)
     empty = ~np.isfinite(value) & value.notna()
@@ -320,8 +334,8 @@ def _cross_table(
     """A ratio whose numerator and denominator come from two tables: two totals
     (each with its own design), combined cell by cell; the standard error by
     the delta method, the two tables being independent samples."""
-    if ind.denominator is None:
-        raise ComputeError(f"{ind.id}: a {ind.measure} needs a denominator")
+    if ind.numerator is None or ind.denominator is None:
+        raise ComputeError(f"{ind.id}: a {ind.measure} needs a numerator and a denominator")
     parts = []
     for role, term in (("num", ind.numerator), ("den", ind.denominator)):
         table_name = catalog.table_of(term)
@@ -393,6 +407,224 @@ def _cross_table(
     return result
 
 
+def _check_computable(
+    ind: Indicator,
+    tables: Mapping[str, pd.DataFrame],
+    catalog: Catalog,
+    params: Mapping[str, object],
+) -> None:
+    absent = [catalog.table_of(t) for t in ind.terms() if catalog.table_of(t) not in tables]
+    if absent:
+        raise ComputeError(
+            f"{ind.id} needs the {', '.join(sorted(set(absent)))} table, which the data lacks"
+        )
+    unset = [p for p in ind.parameters if p not in params]
+    filters_use = {p for t in ind.terms() for p in flt.params(catalog.expr_of(t))}
+    missing_params = sorted(filters_use & set(unset))
+    if missing_params:
+        raise ComputeError(
+            f"{ind.id} needs the parameter(s) {missing_params}; pass them in params="
+        )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every indicator of one compute() call shares."""
+
+    tables: Mapping[str, pd.DataFrame]
+    dataset: Any
+    catalog: Catalog
+    engine: str | Engine
+    design: Design | None
+    level: float
+    ci_method: str
+
+
+def _compute_raw(
+    run: _Run,
+    inds: Mapping[str, Indicator],
+    bys: Sequence[_By],
+    margins: bool | Sequence[Sequence[str]],
+    where_expr: Expr | None,
+    params: Mapping[str, object],
+) -> pd.DataFrame:
+    """The estimates of ``inds`` before the result table is finished: breakdown
+    columns under their output names, margins coded ``_T``."""
+    catalog, tables = run.catalog, run.tables
+    groupings = _groupings(bys, margins)
+    for ind in inds.values():
+        _check_computable(ind, tables, catalog, params)
+    results: list[pd.DataFrame] = []
+    by_table: dict[str, list[Indicator]] = {}
+    for ind in inds.values():
+        if ind.is_derived:
+            results.append(_derived(run, ind, bys, margins, where_expr, params))
+            continue
+        tables_used = {catalog.table_of(t) for t in ind.terms()}
+        if len(tables_used) > 1:
+            results.append(
+                _cross_table(
+                    ind,
+                    tables,
+                    catalog,
+                    groupings,
+                    where_expr,
+                    params,
+                    run.dataset,
+                    run.design,
+                    run.engine,
+                )
+            )
+        else:
+            by_table.setdefault(tables_used.pop(), []).append(ind)
+    for table_name, group in by_table.items():
+        frame = tables[table_name].assign(**{_ONE: 1.0})
+        breakdowns: dict[_By, Breakdown] = {}
+        for b in bys:
+            frame, breakdowns[b] = _add_breakdown_column(frame, b, catalog)
+        requests = [
+            _request(ind, catalog, tuple(breakdowns[b] for b in grouping), where_expr)
+            for ind in group
+            for grouping in groupings
+        ]
+        results.append(
+            estimate_many(
+                frame,
+                requests,
+                _design_for(frame, run.dataset, run.design),
+                level=run.level,
+                ci_method=run.ci_method,
+                engine=run.engine,
+                params=params,
+            )
+        )
+    kept = [r for r in results if not r.empty]
+    if not kept:
+        return pd.DataFrame()
+    out = pd.concat(kept, ignore_index=True)
+    for b in bys:
+        name = _output_name(b.dimension)
+        if name not in out.columns:
+            out[name] = TOTAL
+    return out
+
+
+def _input_params(
+    ind: Indicator, role: str, shift: Mapping[str, int], params: Mapping[str, object]
+) -> dict[str, object]:
+    out = dict(params)
+    for name, step in shift.items():
+        value = params.get(name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ComputeError(
+                f"{ind.id}: input {role!r} moves parameter {name!r} by {step}, which needs "
+                f"an integer value of it; got {value!r}"
+            )
+        out[name] = value + step
+    return out
+
+
+def _requested(frame: pd.DataFrame, keys: Sequence[str], groupings: list[tuple[_By, ...]]) -> Any:
+    """Rows whose pattern of margins is one of the requested groupings."""
+    wanted = {frozenset(_output_name(b.dimension) for b in g) for g in groupings}
+    if not keys:
+        return np.ones(len(frame), dtype=bool)
+    detail = [frozenset(k for k in keys if str(row[k]) != TOTAL) for _, row in frame.iterrows()]
+    return np.array([d in wanted for d in detail], dtype=bool)
+
+
+def _derived(
+    run: _Run,
+    ind: Indicator,
+    bys: Sequence[_By],
+    margins: bool | Sequence[Sequence[str]],
+    where_expr: Expr | None,
+    params: Mapping[str, object],
+) -> pd.DataFrame:
+    """A derived indicator: its inputs computed like any indicator (same data,
+    breakdowns and domain), then combined by its calculator."""
+    from migprofile.compute.calculators import CalcContext, get_calculator
+
+    calc = get_calculator(ind.calculator or "")
+    catalog = run.catalog
+    keys = [_output_name(b.dimension) for b in bys]
+    inputs: dict[str, pd.DataFrame] = {}
+    over: dict[str, str] = {}
+    input_units: dict[str, str] = {}
+    extra: list[_By] = []
+    for role, spec in ind.inputs.items():
+        try:
+            input_id = spec.pick(params)
+        except KeyError as exc:
+            raise ComputeError(f"{ind.id}: input {role!r}: {exc.args[0]}") from None
+        input_ind = catalog.indicator(input_id)
+        input_bys = list(bys)
+        input_margins = margins
+        if spec.over is not None:
+            over_by = _By(*parse_breakdown(spec.over, catalog))
+            if all(b.dimension != over_by.dimension for b in input_bys):
+                input_bys.append(over_by)
+                if calc.keeps_over:
+                    extra.append(over_by)
+            over[role] = _output_name(over_by.dimension)
+            input_margins = True
+        domain = where_expr
+        if spec.where is not None:
+            domain = and_domains(where_expr, resolve_code_sets(parse_filter(spec.where), catalog))
+        raw = _compute_raw(
+            run,
+            {input_id: input_ind},
+            input_bys,
+            input_margins,
+            domain,
+            _input_params(ind, role, spec.shift, params),
+        )
+        if raw.empty:
+            columns = ["indicator", *keys, *over.values(), "value", "se", "n", "findings"]
+            raw = pd.DataFrame(columns=columns)
+        frame = raw[raw["indicator"] == input_id].copy()
+        for col in [*keys, *over.values()]:
+            if col in frame.columns:
+                frame[col] = frame[col].astype(object)
+        inputs[role] = frame.reset_index(drop=True)
+        input_units[role] = input_ind.unit
+    out_keys = [*keys, *(_output_name(b.dimension) for b in extra)]
+    ctx = CalcContext(
+        indicator=ind,
+        inputs=inputs,
+        keys=tuple(out_keys),
+        over=over,
+        input_units=input_units,
+        options=ind.options,
+    )
+    rows: pd.DataFrame = calc.function(ctx)
+    requested_groupings = _groupings([*bys, *extra], margins)
+    if margins is not True and extra:
+        requested_groupings = [(*g, *extra) for g in _groupings(list(bys), margins)]
+    rows = rows[_requested(rows, out_keys, requested_groupings)].reset_index(drop=True)
+    value = rows["value"].astype(float)
+    se = rows["se"].astype(float)
+    z = NormalDist().inv_cdf((1 + run.level) / 2)
+    result = rows[out_keys].copy()
+    result.insert(0, "indicator", ind.id)
+    result.insert(1, "ref_period", None)
+    result.insert(2, "ref_area", None)
+    result["value"] = value
+    result["unit"] = ind.unit
+    result["se"] = se
+    result["ci_lower"] = np.where(np.isfinite(se), value - z * se, np.nan)
+    result["ci_upper"] = np.where(np.isfinite(se), value + z * se, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result["cv"] = se / np.abs(value)
+    result["df"] = np.nan
+    result["n"] = rows["n"]
+    result["obs_status"] = None
+    result["conf_status"] = None
+    result["source"] = None
+    result["findings"] = rows["findings"].astype(str)
+    return result
+
+
 def compute(
     data: Any,
     indicators: str | Indicator | Iterable[str | Indicator],
@@ -423,8 +655,15 @@ def compute(
     the values used are recorded in the ``parameters`` column of every row.
     ``engine`` names a registered engine (``"pandas"``, ``"duckdb"``) or is
     an engine object. ``disclosure`` applies suppression and quality flags.
+
+    A derived indicator (``measure: derived``) is computed from the estimates
+    of its input indicators by its registered calculator
+    (:mod:`migprofile.compute.calculators`); a calculator that works across
+    the cells of one dimension (the location quotient by occupation) adds
+    that dimension to the result even when ``by`` does not name it.
     """
     tables, dataset = _tables(data)
+    tables = _with_series_qualifiers(tables)
     if catalog is None:
         catalog = dataset.catalog if dataset is not None else load_catalog()
     wanted = [indicators] if isinstance(indicators, str | Indicator) else list(indicators)
@@ -442,70 +681,16 @@ def compute(
                 f"{ind.id} cannot be broken down by {missing}; it allows "
                 f"{', '.join(ind.breakdowns) or 'no breakdown'}"
             )
-    groupings = _groupings(bys, margins)
+    _groupings(bys, margins)  # checks the margins named
     merged_params = _params(catalog, dataset, params)
     where_expr = resolve_code_sets(parse_filter(where), catalog) if where else None
-    for ind in inds.values():
-        absent = [catalog.table_of(t) for t in ind.terms() if catalog.table_of(t) not in tables]
-        if absent:
-            raise ComputeError(
-                f"{ind.id} needs the {', '.join(sorted(set(absent)))} table, which the data lacks"
-            )
-        unset = [p for p in ind.parameters if p not in merged_params]
-        filters_use = {p for t in ind.terms() for p in flt.params(catalog.expr_of(t))}
-        missing_params = sorted(filters_use & set(unset))
-        if missing_params:
-            raise ComputeError(
-                f"{ind.id} needs the parameter(s) {missing_params}; pass them in params="
-            )
-
-    results: list[pd.DataFrame] = []
-    by_table: dict[str, list[Indicator]] = {}
-    for ind in inds.values():
-        tables_used = {catalog.table_of(t) for t in ind.terms()}
-        if len(tables_used) > 1:
-            results.append(
-                _cross_table(
-                    ind,
-                    tables,
-                    catalog,
-                    groupings,
-                    where_expr,
-                    merged_params,
-                    dataset,
-                    design,
-                    engine,
-                )
-            )
-        else:
-            by_table.setdefault(tables_used.pop(), []).append(ind)
-    for table_name, group in by_table.items():
-        frame = tables[table_name].assign(**{_ONE: 1.0})
-        breakdowns: dict[_By, Breakdown] = {}
-        for b in bys:
-            frame, breakdowns[b] = _add_breakdown_column(frame, b, catalog)
-        requests = [
-            _request(ind, catalog, tuple(breakdowns[b] for b in grouping), where_expr)
-            for ind in group
-            for grouping in groupings
-        ]
-        results.append(
-            estimate_many(
-                frame,
-                requests,
-                _design_for(frame, dataset, design),
-                level=level,
-                ci_method=ci_method,
-                engine=engine,
-                params=merged_params,
-            )
-        )
+    run = _Run(tables, dataset, catalog, engine, design, level, ci_method)
+    table = _compute_raw(run, inds, bys, margins, where_expr, merged_params)
     dims = [b.dimension for b in bys]
-    table = (
-        pd.concat([r for r in results if not r.empty], ignore_index=True)
-        if any(not r.empty for r in results)
-        else pd.DataFrame()
-    )
+    for ind in inds.values():
+        for extra in _kept_dimensions(ind, catalog):
+            if extra not in dims:
+                dims.append(extra)
     table = _finish(table, inds, merged_params, dims)
     if dataset is not None and not table.empty:
         table["ref_period"] = dataset.mapping.reference_period
@@ -514,5 +699,42 @@ def compute(
         table = table.sort_values(["indicator", *dims], kind="stable").reset_index(drop=True)
     if disclosure is not None and not table.empty:
         measures = {i: ind.measure for i, ind in inds.items()}
-        table, _ = apply_disclosure(table, disclosure, dims, measures=measures)
+        # A breakdown by the series' ref_area lives in the ref_area column,
+        # which disclosure control treats as part of each table's key.
+        cells = [d for d in dims if d not in _HEAD_COLUMNS]
+        table, _ = apply_disclosure(table, disclosure, cells, measures=measures)
     return table
+
+
+# Qualifiers of a published series that a table may leave out: a table by
+# destination has no origin, a table of totals no sex, a table in persons no
+# unit. Absent, they are "not given" (missing), which is what the catalogue's
+# filters test with is_missing().
+_SERIES_QUALIFIERS = ("origin", "sex", "unit")
+
+
+def _with_series_qualifiers(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    series = tables.get("series")
+    if series is None:
+        return tables
+    absent = [c for c in _SERIES_QUALIFIERS if c not in series.columns]
+    if not absent:
+        return tables
+    filled = series.assign(**{c: pd.Series(None, index=series.index, dtype=object) for c in absent})
+    return {**tables, "series": filled}
+
+
+def _kept_dimensions(ind: Indicator, catalog: Catalog) -> list[str]:
+    """Dimensions a derived indicator's calculator adds to its rows."""
+    if not ind.is_derived:
+        return []
+    from migprofile.compute.calculators import get_calculator
+
+    calc = get_calculator(ind.calculator or "")
+    if not calc.keeps_over:
+        return []
+    return [
+        parse_breakdown(spec.over, catalog)[0]
+        for spec in ind.inputs.values()
+        if spec.over is not None
+    ]

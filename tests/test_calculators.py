@@ -442,6 +442,16 @@ def test_annual_rate_of_change_of_the_stock(catalog: mp.Catalog) -> None:
     assert _value(table, ref_area="_T") == pytest.approx(100 * math.log(220 / 160) / 5)
 
 
+def test_rate_of_change_when_the_earlier_year_is_absent_everywhere(catalog: mp.Catalog) -> None:
+    # 2015 is the earliest year of the fixture: 2010 has no row at all, so the
+    # earlier input is empty; every cell has no value and says why.
+    table = _compute(catalog, {"series": DESTINATIONS}, "IMM_STOCK_CHANGE_RATE",
+                     by=["ref_area"], params={**Y2020, "ref_year": 2015})  # fmt: skip
+    assert len(table) > 0
+    assert table["value"].isna().all()
+    assert table["findings"].str.contains("INPUT_MISSING").all()
+
+
 # --------------------------------------------------------------------------- the loader
 
 

@@ -177,7 +177,15 @@ def _aligned(ctx: CalcContext) -> pd.DataFrame:
             merged = pd.concat([merged.reset_index(drop=True), part.reset_index(drop=True)], axis=1)
     if merged is None:  # a calculator has at least one role (checked at registration)
         raise ValueError("a calculator needs inputs")
-    return merged.reset_index(drop=True)
+    merged = merged.reset_index(drop=True)
+    # An input with no row at all (a year the series lacks) leaves its columns
+    # as objects after the outer merge: make the numbers numbers again.
+    for role in ctx.inputs:
+        for column in ("value", "se", "n"):
+            name = f"{column}_{role}"
+            if name in merged.columns:
+                merged[name] = pd.to_numeric(merged[name], errors="coerce").astype("float64")
+    return merged
 
 
 def _finish(

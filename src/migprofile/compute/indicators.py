@@ -14,6 +14,7 @@ through the M49 hierarchy), ``"age:five_year"`` or ``"age:mics_child_groups"``
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,14 @@ from migprofile.compute.estimate import estimate_many
 from migprofile.compute.plan import Breakdown, Request, and_domains
 from migprofile.errors import MigprofileError
 
-__all__ = ["ComputeError", "compute", "parse_breakdown", "resolve_code_sets"]
+__all__ = [
+    "ComputeError",
+    "Tabulation",
+    "compute",
+    "compute_many",
+    "parse_breakdown",
+    "resolve_code_sets",
+]
 
 TOTAL = "_T"
 _ONE = "_one"
@@ -625,6 +633,232 @@ def _derived(
     return result
 
 
+@dataclass(frozen=True)
+class Tabulation:
+    """One table of :func:`compute_many`: indicators by breakdowns, with the
+    options :func:`compute` takes for them."""
+
+    indicators: tuple[str | Indicator, ...]
+    by: tuple[str, ...] = ()
+    margins: bool | tuple[tuple[str, ...], ...] = True
+    where: str | None = None
+    params: Mapping[str, object] | None = None
+    disclosure: DisclosureRules | None = None
+
+    @classmethod
+    def of(
+        cls,
+        indicators: str | Indicator | Iterable[str | Indicator],
+        by: Sequence[str] = (),
+        margins: bool | Sequence[Sequence[str]] = True,
+        where: str | None = None,
+        params: Mapping[str, object] | None = None,
+        disclosure: DisclosureRules | None = None,
+    ) -> Tabulation:
+        wanted = (indicators,) if isinstance(indicators, str | Indicator) else tuple(indicators)
+        marg = margins if isinstance(margins, bool) else tuple(tuple(m) for m in margins)
+        return cls(wanted, tuple(by), marg, where, params, disclosure)
+
+
+@dataclass
+class _Prepared:
+    """A tabulation checked and resolved against the catalogue."""
+
+    inds: dict[str, Indicator]
+    bys: list[_By]
+    margins: bool | Sequence[Sequence[str]]
+    where: Expr | None
+    params: dict[str, object]
+    disclosure: DisclosureRules | None
+
+
+def _prepare(tab: Tabulation, catalog: Catalog, dataset: Any) -> _Prepared:
+    inds = {
+        (i.id if isinstance(i, Indicator) else i): (
+            i if isinstance(i, Indicator) else catalog.indicator(i)
+        )
+        for i in tab.indicators
+    }
+    bys = [_By(*parse_breakdown(b, catalog)) for b in tab.by]
+    for ind in inds.values():
+        missing = [b.dimension for b in bys if b.dimension not in ind.breakdowns]
+        if missing:
+            raise ComputeError(
+                f"{ind.id} cannot be broken down by {missing}; it allows "
+                f"{', '.join(ind.breakdowns) or 'no breakdown'}"
+            )
+    _groupings(bys, tab.margins)  # checks the margins named
+    params = _params(catalog, dataset, tab.params)
+    where = resolve_code_sets(parse_filter(tab.where), catalog) if tab.where else None
+    return _Prepared(inds, bys, tab.margins, where, params, tab.disclosure)
+
+
+def _plain_table(ind: Indicator, catalog: Catalog) -> str | None:
+    """The one table a plain indicator reads (None: derived or cross-table)."""
+    if ind.is_derived:
+        return None
+    used = {catalog.table_of(t) for t in ind.terms()}
+    return used.pop() if len(used) == 1 else None
+
+
+def _params_key(params: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _shared_pass(
+    run: _Run,
+    group: Sequence[tuple[int, _Prepared]],
+    table_name: str,
+) -> dict[int, pd.DataFrame]:
+    """The raw estimates of several tabulations of plain indicators of one
+    table, sharing their parameters, from one aggregation plan (one scan)."""
+    catalog = run.catalog
+    frame = run.tables[table_name].assign(**{_ONE: 1.0})
+    columns: dict[_By, Breakdown] = {}
+    requests: list[Request] = []
+    for k, prep in group:
+        for b in prep.bys:
+            if b not in columns:
+                frame, columns[b] = _add_breakdown_column(frame, b, catalog)
+        for ind in prep.inds.values():
+            for grouping in _groupings(prep.bys, prep.margins):
+                request = _request(ind, catalog, tuple(columns[b] for b in grouping), prep.where)
+                requests.append(dataclasses.replace(request, label=f"{k}\x1f{ind.id}"))
+    params = group[0][1].params
+    result = estimate_many(
+        frame,
+        requests,
+        _design_for(frame, run.dataset, run.design),
+        level=run.level,
+        ci_method=run.ci_method,
+        engine=run.engine,
+        params=params,
+    )
+    out: dict[int, pd.DataFrame] = {}
+    if result.empty:
+        return {k: pd.DataFrame() for k, _ in group}
+    labels = result["indicator"].astype(str)
+    owner = labels.str.partition("\x1f")
+    for k, prep in group:
+        mine = result[owner[0] == str(k)].copy()
+        mine["indicator"] = owner.loc[mine.index, 2]
+        names = {_output_name(b.dimension) for b in prep.bys}
+        # breakdown columns of other tabulations of the pass are not this one's
+        others = [
+            c
+            for c in mine.columns
+            if c not in names and c not in _RESULT_COLUMNS and c not in _HEAD_COLUMNS
+        ]
+        mine = mine.drop(columns=others)
+        for b in prep.bys:
+            name = _output_name(b.dimension)
+            if name not in mine.columns:
+                mine[name] = TOTAL
+        ordered = [_output_name(b.dimension) for b in prep.bys]
+        head = [c for c in mine.columns if c in _HEAD_COLUMNS]
+        tail = [c for c in mine.columns if c not in _HEAD_COLUMNS and c not in ordered]
+        out[k] = mine[[*head, *ordered, *tail]].reset_index(drop=True)
+    return out
+
+
+# The columns of estimate_many's result table that are not breakdowns.
+_RESULT_COLUMNS = frozenset(
+    {
+        "value",
+        "unit",
+        "se",
+        "ci_lower",
+        "ci_upper",
+        "cv",
+        "df",
+        "n",
+        "obs_status",
+        "conf_status",
+        "source",
+        "findings",
+        "parameters",
+    }
+)
+
+
+def _finished(raw: pd.DataFrame, prep: _Prepared, catalog: Catalog, dataset: Any) -> pd.DataFrame:
+    """The result table of one tabulation from its raw estimates."""
+    dims = [b.dimension for b in prep.bys]
+    for ind in prep.inds.values():
+        for extra in _kept_dimensions(ind, catalog):
+            if extra not in dims:
+                dims.append(extra)
+    table = _finish(raw, prep.inds, prep.params, dims)
+    if dataset is not None and not table.empty:
+        table["ref_period"] = dataset.mapping.reference_period
+        table["source"] = dataset.source
+    if not table.empty:
+        table = table.sort_values(["indicator", *dims], kind="stable").reset_index(drop=True)
+    if prep.disclosure is not None and not table.empty:
+        measures = {i: ind.measure for i, ind in prep.inds.items()}
+        # A breakdown by the series' ref_area lives in the ref_area column,
+        # which disclosure control treats as part of each table's key.
+        cells = [d for d in dims if d not in _HEAD_COLUMNS]
+        table, _ = apply_disclosure(table, prep.disclosure, cells, measures=measures)
+    return table
+
+
+def compute_many(
+    data: Any,
+    tabulations: Sequence[Tabulation],
+    engine: str | Engine = "pandas",
+    *,
+    catalog: Catalog | None = None,
+    design: Design | None = None,
+    level: float = 0.95,
+    ci_method: str = "wald",
+) -> list[pd.DataFrame]:
+    """Several tabulations of one dataset, each as :func:`compute` would
+    return it, with as few passes over the data as possible: the plain
+    indicators of all tabulations that read the same table with the same
+    parameters go into one aggregation plan, run in one engine pass.
+    (Derived and cross-table indicators are computed tabulation by
+    tabulation.) The profile builder uses it to read each source once."""
+    tables, dataset = _tables(data)
+    tables = _with_series_qualifiers(tables)
+    if catalog is None:
+        catalog = dataset.catalog if dataset is not None else load_catalog()
+    run = _Run(tables, dataset, catalog, engine, design, level, ci_method)
+    prepared = [_prepare(tab, catalog, dataset) for tab in tabulations]
+    raws: dict[int, list[pd.DataFrame]] = {k: [] for k in range(len(prepared))}
+    shared: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[int, _Prepared]]] = {}
+    for k, prep in enumerate(prepared):
+        plain: dict[str, dict[str, Indicator]] = {}
+        rest: dict[str, Indicator] = {}
+        for ind in prep.inds.values():
+            _check_computable(ind, tables, catalog, prep.params)
+            table_name = _plain_table(ind, catalog)
+            if table_name is None:
+                rest[ind.id] = ind
+            else:
+                plain.setdefault(table_name, {})[ind.id] = ind
+        if rest:
+            raws[k].append(_compute_raw(run, rest, prep.bys, prep.margins, prep.where,
+                                        prep.params))  # fmt: skip
+        for table_name, inds in plain.items():
+            part = _Prepared(inds, prep.bys, prep.margins, prep.where, prep.params, None)
+            shared.setdefault((table_name, _params_key(prep.params)), []).append((k, part))
+    for (table_name, _), group in shared.items():
+        for k, raw in _shared_pass(run, group, table_name).items():
+            raws[k].append(raw)
+    out: list[pd.DataFrame] = []
+    for k, prep in enumerate(prepared):
+        kept = [r for r in raws[k] if not r.empty]
+        raw = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+        if not raw.empty:
+            # the tabulation's order of indicators, as compute() gives them
+            order = {i: n for n, i in enumerate(prep.inds)}
+            raw = raw.iloc[np.argsort(raw["indicator"].map(order).to_numpy(), kind="stable")]
+            raw = raw.reset_index(drop=True)
+        out.append(_finished(raw, prep, catalog, dataset))
+    return out
+
+
 def compute(
     data: Any,
     indicators: str | Indicator | Iterable[str | Indicator],
@@ -661,49 +895,19 @@ def compute(
     (:mod:`migprofile.compute.calculators`); a calculator that works across
     the cells of one dimension (the location quotient by occupation) adds
     that dimension to the result even when ``by`` does not name it.
+    Several tables of one dataset are computed together by
+    :func:`compute_many`.
     """
-    tables, dataset = _tables(data)
-    tables = _with_series_qualifiers(tables)
-    if catalog is None:
-        catalog = dataset.catalog if dataset is not None else load_catalog()
-    wanted = [indicators] if isinstance(indicators, str | Indicator) else list(indicators)
-    inds = {
-        (i.id if isinstance(i, Indicator) else i): (
-            i if isinstance(i, Indicator) else catalog.indicator(i)
-        )
-        for i in wanted
-    }
-    bys = [_By(*parse_breakdown(b, catalog)) for b in by]
-    for ind in inds.values():
-        missing = [b.dimension for b in bys if b.dimension not in ind.breakdowns]
-        if missing:
-            raise ComputeError(
-                f"{ind.id} cannot be broken down by {missing}; it allows "
-                f"{', '.join(ind.breakdowns) or 'no breakdown'}"
-            )
-    _groupings(bys, margins)  # checks the margins named
-    merged_params = _params(catalog, dataset, params)
-    where_expr = resolve_code_sets(parse_filter(where), catalog) if where else None
-    run = _Run(tables, dataset, catalog, engine, design, level, ci_method)
-    table = _compute_raw(run, inds, bys, margins, where_expr, merged_params)
-    dims = [b.dimension for b in bys]
-    for ind in inds.values():
-        for extra in _kept_dimensions(ind, catalog):
-            if extra not in dims:
-                dims.append(extra)
-    table = _finish(table, inds, merged_params, dims)
-    if dataset is not None and not table.empty:
-        table["ref_period"] = dataset.mapping.reference_period
-        table["source"] = dataset.source
-    if not table.empty:
-        table = table.sort_values(["indicator", *dims], kind="stable").reset_index(drop=True)
-    if disclosure is not None and not table.empty:
-        measures = {i: ind.measure for i, ind in inds.items()}
-        # A breakdown by the series' ref_area lives in the ref_area column,
-        # which disclosure control treats as part of each table's key.
-        cells = [d for d in dims if d not in _HEAD_COLUMNS]
-        table, _ = apply_disclosure(table, disclosure, cells, measures=measures)
-    return table
+    tab = Tabulation.of(indicators, by, margins, where, params, disclosure)
+    return compute_many(
+        data,
+        [tab],
+        engine,
+        catalog=catalog,
+        design=design,
+        level=level,
+        ci_method=ci_method,
+    )[0]
 
 
 # Qualifiers of a published series that a table may leave out: a table by

@@ -1,9 +1,9 @@
 """Build a whole profile from its spec: every table, every output.
 
-:func:`build_profile` reads each source once, computes each section's tables
-(the items that share a source and the same breakdowns go through one
-``compute()`` call, hence one aggregation plan), applies the spec's disclosure
-rules, and writes the outputs the spec asks for:
+:func:`build_profile` reads each source once, computes all the tables of a
+source together (:func:`~migprofile.compute.indicators.compute_many`: one
+aggregation plan, one pass, per table of the source and set of parameters),
+applies the spec's disclosure rules, and writes the outputs the spec asks for:
 
 - ``tables/<id>.csv`` and ``tables/<id>.parquet``, one per table, and
   ``tables/data_gaps.csv``;
@@ -34,7 +34,12 @@ import pandas as pd
 from migprofile.catalog.filters import UnknownColumnError
 from migprofile.catalog.loader import Catalog, load_catalog
 from migprofile.catalog.models import Indicator
-from migprofile.compute.indicators import ComputeError, compute, parse_breakdown
+from migprofile.compute.indicators import (
+    ComputeError,
+    Tabulation,
+    compute_many,
+    parse_breakdown,
+)
 from migprofile.errors import MigprofileError
 from migprofile.profile.errors import BuildError, SpecError
 from migprofile.profile.model import Gap, Profile, ProfileTable, Section, SourceSummary
@@ -158,9 +163,7 @@ def _item_problems(
             from migprofile.catalog.age import partition_problems
 
             codelist = catalog.codelist(dimension.codelist)
-            groups = (
-                codelist.sets[level] if level in codelist.sets else codelist.at_level(level)
-            )
+            groups = codelist.sets[level] if level in codelist.sets else codelist.at_level(level)
             overlaps = [p for p in partition_problems(list(groups)) if "overlap" in p]
             if overlaps:
                 out.append(
@@ -285,75 +288,61 @@ class _Job:
     by: tuple[str, ...]
 
 
-def _run_group(
+def _run_source(
     jobs: list[_Job],
     dataset: Any,
     spec: ProfileSpec,
     engine: str | None,
     catalog: Catalog,
 ) -> dict[int, pd.DataFrame | tuple[str, dict[str, object]]]:
-    """Compute jobs sharing source and options in one ``compute()`` call;
-    returns a table or a gap's reason (translation key and values) per job
-    (by position in ``jobs``)."""
-    first = jobs[0]
-    item = first.item
-    params: dict[str, object] = {**spec.parameters, **item.params}
-    margins: bool | list[list[str]] = (
-        item.margins if isinstance(item.margins, bool) else [list(m) for m in item.margins]
-    )
-    periods: Sequence[int | None] = item.periods or (None,)
-    chosen = engine or spec.sources[first.source].engine or "pandas"
+    """Compute every job of one source together (:func:`compute_many`: one
+    aggregation plan per table and parameter set); returns a table or a gap's
+    reason (translation key and values) per job, by position in ``jobs``."""
+    chosen = engine or spec.sources[jobs[0].source].engine or "pandas"
     # Published aggregates (the series table) are public already: their n
     # counts table rows, not respondents, so small-count suppression does not
     # apply to them; confidentiality flags they carry pass through.
     rules = spec.disclosure
     if set(dataset.tables) == {"series"}:
         rules = rules.model_copy(update={"min_n": None, "secondary": False})
-    frames: list[pd.DataFrame] = []
-    try:
-        for period in periods:
-            p = dict(params)
+    tabs: list[Tabulation] = []
+    owners: list[tuple[int, int | None]] = []
+    for n, job in enumerate(jobs):
+        item = job.item
+        for period in item.periods or (None,):
+            params: dict[str, object] = {**spec.parameters, **item.params}
             if period is not None:
-                p["ref_year"] = period
-            table = compute(
-                dataset,
-                [j.indicator for j in jobs],
-                by=list(first.by),
-                margins=margins,
-                where=item.where,
-                params=p,
-                engine="pandas" if chosen == "auto" else chosen,
-                disclosure=rules,
-                catalog=catalog,
+                params["ref_year"] = period
+            margins = (
+                item.margins if isinstance(item.margins, bool) else [list(m) for m in item.margins]
             )
-            if period is not None and not table.empty:
-                table["ref_period"] = str(period)
-            frames.append(table)
+            tabs.append(Tabulation.of(job.indicator, job.by, margins, item.where, params, rules))
+            owners.append((n, period))
+    try:
+        tables = compute_many(
+            dataset, tabs, "pandas" if chosen == "auto" else chosen, catalog=catalog
+        )
     except (ComputeError, UnknownColumnError) as exc:
         if "parameter" in str(exc):  # a spec error, not missing data
             raise
         if len(jobs) > 1:  # one indicator's problem must not sink the others
             out: dict[int, pd.DataFrame | tuple[str, dict[str, object]]] = {}
             for n, job in enumerate(jobs):
-                out.update({n: _run_group([job], dataset, spec, engine, catalog)[0]})
+                out[n] = _run_source([job], dataset, spec, engine, catalog)[0]
             return out
         if isinstance(exc, UnknownColumnError):
-            return {
-                0: ("gap.reason.missing_columns", {"source": first.source, "columns": exc.column})
-            }
+            values: dict[str, object] = {"source": jobs[0].source, "columns": exc.column}
+            return {0: ("gap.reason.missing_columns", values)}
         return {0: ("gap.reason.compute_failed", {"error": str(exc)})}
-    table = (
-        pd.concat([f for f in frames if not f.empty], ignore_index=True)
-        if any(not f.empty for f in frames)
-        else pd.DataFrame()
-    )
+    frames: dict[int, list[pd.DataFrame]] = {n: [] for n in range(len(jobs))}
+    for (n, period), table in zip(owners, tables, strict=True):
+        if period is not None and not table.empty:
+            table["ref_period"] = str(period)
+        if not table.empty:
+            frames[n].append(table)
     result: dict[int, pd.DataFrame | tuple[str, dict[str, object]]] = {}
     for n, job in enumerate(jobs):
-        part = (
-            table[table["indicator"] == job.indicator.id].reset_index(drop=True)
-            if not table.empty
-            else table
-        )
+        part = pd.concat(frames[n], ignore_index=True) if frames[n] else pd.DataFrame()
         published = part["conf_status"].astype(str) == "F" if not part.empty else None
         if part.empty or (
             published is not None
@@ -365,18 +354,6 @@ def _run_group(
         else:
             result[n] = part
     return result
-
-
-def _group_key(job: _Job) -> tuple[Any, ...]:
-    item = job.item
-    return (
-        job.source,
-        job.by,
-        item.margins,
-        item.where,
-        tuple(sorted(item.params.items())),
-        item.periods,
-    )
 
 
 Progress = Callable[[ProgressEvent], None]
@@ -474,13 +451,13 @@ def build_profile(
         by = tuple(item.by if item.by is not None else ind.default_breakdowns)
         jobs.append(_Job(section.id, n, item, ind, source, by))
 
-    groups: dict[tuple[Any, ...], list[_Job]] = {}
+    groups: dict[str, list[_Job]] = {}
     for job in jobs:
-        groups.setdefault(_group_key(job), []).append(job)
+        groups.setdefault(job.source, []).append(job)
     computed: dict[tuple[str, int], pd.DataFrame] = {}
     for group in groups.values():
         try:
-            results = _run_group(group, datasets[group[0].source], spec, engine, catalog)
+            results = _run_source(group, datasets[group[0].source], spec, engine, catalog)
         except MigprofileError as exc:
             names = ", ".join(f"{j.section}/{j.indicator.id}" for j in group)
             raise BuildError(f"{spec.path}: {names}: {exc}") from exc

@@ -19,14 +19,26 @@ where :class:`Sums` holds small pandas DataFrames:
 :class:`PandasEngine` computes everything in memory: one filter evaluator
 for all the plan's domains, one ``numpy.bincount`` per distinct measure and
 grouping computed from the data; coarser groupings are derived from those
-sums. ``ENGINES`` registers engines by name.
+sums. ``ENGINES`` registers engines by name; :func:`get_engine` resolves a
+name, including ``"auto"`` (:func:`auto_engine_name`: pandas for data in
+memory, the out-of-core DuckDB engine for files above
+:data:`AUTO_SETTINGS`'s size threshold).
+
+Long scans report progress through a callback ``progress(done, total)``
+(:data:`ProgressCallback`), given to an engine (``DuckDBEngine(progress=...)``)
+or set for a block of code with :func:`report_progress` (which reaches engines
+created by name, as ``compute(..., engine="duckdb")`` does).
 """
 
 from __future__ import annotations
 
+import os
 import typing
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -43,15 +55,20 @@ from migprofile.compute.plan import Breakdown, EstimateError, Grouping, Measure,
 from migprofile.errors import MigprofileError
 
 __all__ = [
+    "AUTO_SETTINGS",
     "ENGINES",
     "UNKNOWN",
+    "AutoSettings",
     "CellSums",
     "Engine",
     "PandasEngine",
+    "ProgressCallback",
     "StageTable",
     "Sums",
     "UnmappedCodeError",
+    "auto_engine_name",
     "get_engine",
+    "report_progress",
 ]
 
 #: The code of the cell of records whose breakdown value is missing.
@@ -77,6 +94,60 @@ class UnmappedCodeError(KeyError, MigprofileError):
             f"the breakdown of column {self.column!r} maps codes to a coarser level, but "
             f"{len(self.codes)} code(s) in the data have no parent: {shown}{more}"
         )
+
+
+# --------------------------------------------------------------------------- progress
+
+#: A progress callback: ``progress(done, total)``, the units of work done so
+#: far and their number (``None`` when not known in advance). Units are an
+#: engine's own: the DuckDB engine's scans, the Dask engine's partitions, the
+#: pandas engine's groupings. It is called from the thread that runs the
+#: engine, first with ``done = 0``, last with ``done == total``.
+ProgressCallback = Callable[[int, int | None], None]
+
+_PROGRESS: ContextVar[ProgressCallback | None] = ContextVar("migprofile_progress", default=None)
+
+
+@contextmanager
+def report_progress(callback: ProgressCallback | None) -> Iterator[None]:
+    """Within the block, engines without a callback of their own report to
+    ``callback`` (``None``: no reporting)::
+
+        with report_progress(lambda done, total: print(done, total)):
+            mp.compute(dataset, ["IMM_STOCK"], engine="duckdb")
+    """
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+class _Progress:
+    """The callback an engine run reports to (its own, else the context's),
+    counting units of work."""
+
+    def __init__(self, own: ProgressCallback | None, total: int | None) -> None:
+        self.callback = own if own is not None else _PROGRESS.get()
+        self.total = total
+        self.done = 0
+        if self.callback is not None:
+            self.callback(0, total)
+
+    def step(self, units: int = 1) -> None:
+        self.done += units
+        if self.total is not None and self.done > self.total:
+            self.total = self.done  # an engine found more work than it planned
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def finish(self) -> None:
+        if self.total is None:
+            self.total = self.done
+            if self.callback is not None:
+                self.callback(self.done, self.total)
+        elif self.done < self.total:
+            self.step(self.total - self.done)
 
 
 # --------------------------------------------------------------------------- contract
@@ -887,16 +958,31 @@ class PandasEngine:
     by their row of replicate weights: the measures are summed per cell x
     row, and multiplied by the (few) distinct rows. Groupings derived from
     another are computed from its sums.
+
+    ``data`` may also be Parquet or CSV files (as for the DuckDB engine: a
+    path, a glob, a directory of Parquet files, or a list of them): only the
+    columns the plan and the design use are read, into one DataFrame.
+    ``progress`` (see :data:`ProgressCallback`) counts the groupings computed
+    from the data, after one unit for reading and preparing the data.
     """
 
     name: ClassVar[str] = "pandas"
 
+    def __init__(self, progress: ProgressCallback | None = None) -> None:
+        self.progress = progress
+
     def run(self, plan: Plan, data: Any) -> Sums:
-        """The sums of ``plan`` over ``data`` (a ``pandas.DataFrame``)."""
+        """The sums of ``plan`` over ``data`` (a ``pandas.DataFrame``, or files)."""
+        if _is_paths(data):
+            data = read_files(data, plan)
         if not isinstance(data, pd.DataFrame):
             raise TypeError(
                 f"the pandas engine runs on a pandas.DataFrame, got {type(data).__name__}"
             )
+        bases = plan.bases()
+        progress = _Progress(
+            self.progress, 1 + sum(1 for i in range(len(plan.groupings)) if bases[i] == i)
+        )
         n = len(data)
         design = plan.design
         variance = plan.variance
@@ -950,9 +1036,9 @@ class PandasEngine:
         # ---- groupings
         first_of: dict[_Key, str] = {}
         same = {name: first_of.setdefault(key, name) for name, key in zip(names, keys, strict=True)}
-        bases = plan.bases()
         computed: dict[int, _Base] = {}
         results: dict[int, CellSums] = {}
+        progress.step()
         for gi, grouping in enumerate(plan.groupings):
             if bases[gi] != gi:
                 continue
@@ -996,6 +1082,7 @@ class PandasEngine:
                 replicates=rep_frame,
                 patterns=pat_frame,
             )
+            progress.step()
         for gi, grouping in enumerate(plan.groupings):
             if bases[gi] == gi:
                 continue
@@ -1033,6 +1120,7 @@ class PandasEngine:
                 frame = pd.concat([frame, rep_part], axis=1)
             rows.append(frame)
 
+        progress.finish()
         return Sums(
             plan=plan,
             groupings=tuple(results[i] for i in range(len(plan.groupings))),
@@ -1250,19 +1338,158 @@ def _derive_sums(
 
 
 #: Engines by name. An engine class is registered here (``ENGINES["duckdb"] =
-#: DuckDBEngine``) and chosen with :func:`get_engine`.
+#: DuckDBEngine``) and chosen with :func:`get_engine`; ``"auto"`` is not an
+#: engine but a rule (:func:`auto_engine_name`).
 ENGINES: dict[str, Callable[[], Engine]] = {"pandas": PandasEngine}
 
+#: The name that lets :func:`get_engine` choose the engine from the data.
+AUTO = "auto"
 
-def get_engine(name: str | Engine = "pandas") -> Engine:
-    """The engine registered as ``name`` (an engine object is returned as is)."""
+
+@dataclass
+class AutoSettings:
+    """How ``engine="auto"`` chooses (:func:`auto_engine_name`).
+
+    ``file_bytes``: files (Parquet or CSV, all inputs together) larger than
+    this go to the out-of-core engine ``out_of_core``; smaller files are read
+    into pandas. The default, 256 MiB on disk, is roughly 1-3 GB in pandas
+    for a compressed Parquet census (the ratio depends on the columns); the
+    environment variable ``MIGPROFILE_AUTO_FILE_BYTES`` sets it at import,
+    ``AUTO_SETTINGS.file_bytes = ...`` at run time. Data in memory (a
+    DataFrame) always go to pandas, a Dask DataFrame to ``dask``, Arrow
+    tables and datasets to ``out_of_core``.
+    """
+
+    file_bytes: int = 256 * 2**20
+    out_of_core: str = "duckdb"
+
+
+def _default_auto_settings() -> AutoSettings:
+    text = os.environ.get("MIGPROFILE_AUTO_FILE_BYTES", "").strip()
+    if not text:
+        return AutoSettings()
+    try:
+        value = int(text)
+    except ValueError:
+        raise EstimateError(
+            f"MIGPROFILE_AUTO_FILE_BYTES must be a number of bytes, got {text!r}", "engine"
+        ) from None
+    return AutoSettings(file_bytes=value)
+
+
+#: The settings of ``engine="auto"`` (see :class:`AutoSettings`).
+AUTO_SETTINGS: AutoSettings = _default_auto_settings()
+
+
+def _is_paths(data: Any) -> bool:
+    """Whether ``data`` names files: a path, or a non-empty list of paths."""
+    if isinstance(data, str | os.PathLike):
+        return True
+    return (
+        isinstance(data, list | tuple)
+        and len(data) > 0
+        and all(isinstance(p, str | os.PathLike) for p in data)
+    )
+
+
+def input_files(data: Any) -> list[str]:
+    """The files ``data`` names (paths, globs, directories of Parquet files),
+    in order; see :class:`~migprofile.compute.engine_duckdb.DuckDBEngine`."""
+    from migprofile.compute.engine_duckdb import _expand
+
+    paths = [data] if isinstance(data, str | os.PathLike) else list(data)
+    return _expand(paths)
+
+
+def read_files(
+    data: Any, plan: Plan | None = None, file_format: str | None = None
+) -> pd.DataFrame:
+    """Parquet or CSV files as one DataFrame (as ``pandas.read_parquet`` /
+    ``read_csv`` read them, in file order); with ``plan``, only the columns it
+    and its design use."""
+    from migprofile.compute.engine_duckdb import _format_of
+
+    files = input_files(data)
+    fmt = file_format or _format_of(files)
+    columns: list[str] | None = None
+    if fmt == "parquet":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        if plan is not None:
+            available = list(pq.read_schema(files[0]).names)
+            columns = _needed_columns(plan, available)
+        if len(files) == 1:
+            return pd.read_parquet(files[0], columns=columns)
+        import pyarrow as pa
+
+        tables = [pq.read_table(f, columns=columns) for f in files]
+        return typing.cast(pd.DataFrame, pa.concat_tables(tables).to_pandas())
+    if plan is not None:
+        available = list(pd.read_csv(files[0], nrows=0).columns)
+        columns = _needed_columns(plan, available)
+    frames = [pd.read_csv(f, usecols=columns) for f in files]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _needed_columns(plan: Plan, available: Sequence[str]) -> list[str]:
+    """The columns of ``available`` the plan or its design reads, in the
+    data's order (missing ones are left for the engine's checks)."""
+    needed = set(plan.columns())
+    design = plan.design
+    if design is not None:
+        needed |= {c for c in (design.weights,) if c}
+        needed |= set(design.strata) | set(design.psu) | set(design.fpc)
+        if design.variance == "replicate":
+            needed |= set(design.replicate_columns(available))
+    return [c for c in available if c in needed]
+
+
+def _file_bytes(data: Any) -> int:
+    return sum(Path(f).stat().st_size for f in input_files(data))
+
+
+def auto_engine_name(data: Any = None, settings: AutoSettings | None = None) -> str:
+    """The engine ``engine="auto"`` runs ``data`` with: ``pandas`` for a
+    DataFrame (or no data), ``dask`` for a Dask DataFrame, the out-of-core
+    engine for Arrow data and for files larger than ``settings.file_bytes``
+    (default :data:`AUTO_SETTINGS`), ``pandas`` for smaller files (read into
+    memory). The out-of-core engine falls back to pandas when its package
+    (duckdb) is not installed."""
+    chosen = settings if settings is not None else AUTO_SETTINGS
+    if data is None or isinstance(data, pd.DataFrame):
+        return "pandas"
+    module = type(data).__module__
+    if module.startswith(("dask.", "dask_expr")):
+        return "dask"
+    if _is_paths(data):
+        large = _file_bytes(data) > chosen.file_bytes
+        return chosen.out_of_core if large and _available(chosen.out_of_core) else "pandas"
+    if module.startswith("pyarrow") and _available(chosen.out_of_core):
+        return chosen.out_of_core
+    return "pandas"
+
+
+def _available(name: str) -> bool:
+    if name != "duckdb":
+        return name in ENGINES
+    import importlib.util
+
+    return importlib.util.find_spec("duckdb") is not None
+
+
+def get_engine(name: str | Engine = "pandas", *, data: Any = None) -> Engine:
+    """The engine registered as ``name`` (an engine object is returned as is).
+    ``"auto"`` chooses from ``data`` (:func:`auto_engine_name`)."""
     if not isinstance(name, str):
         return name
+    if name == AUTO:
+        name = auto_engine_name(data)
     try:
         factory = ENGINES[name]
     except KeyError:
         raise EstimateError(
-            f"unknown engine {name!r}; registered engines: {', '.join(sorted(ENGINES))}",
+            f"unknown engine {name!r}; registered engines: "
+            f"{', '.join(sorted([*ENGINES, AUTO]))}",
             "engine",
         ) from None
     return factory()

@@ -58,6 +58,7 @@ from migprofile.catalog.filters import (
 from migprofile.compute.design import Design, DesignError
 from migprofile.compute.engine import (
     CellSums,
+    ProgressCallback,
     StageTable,
     Sums,
     _check_design_columns,
@@ -67,6 +68,7 @@ from migprofile.compute.engine import (
     _factorize,
     _group_sum,
     _object_array,
+    _Progress,
     _stage_tables,
     _weights,
 )
@@ -122,6 +124,9 @@ class DuckDBEngine:
     directory under the system's temporary directory, removed after the
     run), ``file_format`` and ``csv_options`` (keyword arguments of
     ``duckdb.read_csv``: ``delimiter``, ``dtype``, ``all_varchar``, ...).
+    ``progress`` (see :data:`~migprofile.compute.engine.ProgressCallback`)
+    counts the engine's queries (each a scan of the data, or a step on the
+    small tables), the main aggregation scan being one of them.
     """
 
     name: ClassVar[str] = "duckdb"
@@ -133,6 +138,7 @@ class DuckDBEngine:
         temp_directory: str | os.PathLike[str] | None = None,
         file_format: FileFormat | None = None,
         csv_options: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         if not isinstance(memory_limit, str) or not memory_limit.strip():
             raise EstimateError(
@@ -151,6 +157,7 @@ class DuckDBEngine:
         self.temp_directory = None if temp_directory is None else Path(temp_directory)
         self.file_format: FileFormat | None = file_format
         self.csv_options: dict[str, Any] = dict(csv_options or {})
+        self.progress = progress
 
     def __repr__(self) -> str:
         return (
@@ -160,9 +167,17 @@ class DuckDBEngine:
 
     def run(self, plan: Plan, data: Any) -> Sums:
         """The sums of ``plan`` over ``data`` (see the class for the inputs)."""
+        variance = plan.variance
+        steps = 3 + len(plan.rows) + (1 if variance == "taylor" else 0)
+        steps += 2 if variance == "replicate" else 0
+        if variance == "taylor" and plan.design is not None and not plan.design.psu:
+            steps += 1  # the records as units
+        progress = _Progress(self.progress, steps)
         with self.connect() as con:
             frame = self._register(con, data)
-            return _Run(con, plan, frame).run()
+            sums = _Run(con, plan, frame, progress).run()
+        progress.finish()
+        return sums
 
     # ------------------------------------------------------------------ set-up
 
@@ -370,9 +385,14 @@ class _Run:
     """One run of a plan over the registered view ``__mp_raw``."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, plan: Plan, frame: pd.DataFrame | None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        plan: Plan,
+        frame: pd.DataFrame | None,
+        progress: _Progress | None = None,
     ) -> None:
         self.con = con
+        self.progress = progress if progress is not None else _Progress(None, None)
         self.plan = plan
         self.design: Design | None = plan.design
         self.variance = plan.variance
@@ -449,8 +469,10 @@ class _Run:
         self.describe()
         self.check_columns()
         self.n = n = self.profile()
+        self.progress.step()
         if design is not None and variance == "taylor":
             self.taylor_structure(design)
+            self.progress.step()
         if design is not None and design.weights is not None:
             self.weight_sql = f"CAST({_q(design.weights)} AS DOUBLE)"
         self.check_filters()
@@ -459,6 +481,7 @@ class _Run:
         base_ids = [gi for gi in range(len(plan.groupings)) if bases[gi] == gi]
         comps = self.components_of(base_ids)
         self.lookups()
+        self.progress.step()
 
         stages = self.stages
         deepest = len(stages[-1].units) if stages else n
@@ -467,12 +490,15 @@ class _Run:
         )
         self.n_units = deepest
         main = self.main_query(base_ids, comps)
-        records = (
-            self.record_units(base_ids, comps)
-            if variance == "taylor" and self.rows_are_units
-            else None
-        )
-        patterns = self.patterns() if variance == "replicate" else None
+        self.progress.step()
+        records = None
+        if variance == "taylor" and self.rows_are_units:
+            records = self.record_units(base_ids, comps)
+            self.progress.step()
+        patterns = None
+        if variance == "replicate":
+            patterns = self.patterns()
+            self.progress.step()
         cells: dict[int, _Cells] = {}
         results: dict[int, CellSums] = {}
         for gi in base_ids:
@@ -481,6 +507,7 @@ class _Run:
             del part
         if variance == "replicate":
             pairs = self.pattern_pairs(base_ids, comps, cells)
+            self.progress.step()
             for gi in base_ids:
                 results[gi] = dataclasses.replace(results[gi], patterns=pairs[gi])
 
@@ -495,13 +522,15 @@ class _Run:
                 results[base], mapping, keys, self.n_units, self.rows_are_units
             )
 
-        rows = [
-            self.row_request(
-                req.index, comps[bases[req.grouping]], cells[bases[req.grouping]],
-                derived.get(req.grouping),
+        rows: list[pd.DataFrame] = []
+        for req in plan.rows:
+            rows.append(
+                self.row_request(
+                    req.index, comps[bases[req.grouping]], cells[bases[req.grouping]],
+                    derived.get(req.grouping),
+                )
             )
-            for req in plan.rows
-        ]
+            self.progress.step()
         return Sums(
             plan=plan,
             groupings=tuple(results[i] for i in range(len(plan.groupings))),
@@ -1050,6 +1079,8 @@ class _Run:
                     f"CASE WHEN m.__w = 0 THEN CAST(0.0 AS DOUBLE) ELSE m.u{j} END AS t{j}"
                 )
         with_t = f"SELECT m.*, {', '.join(weighted)} FROM ({mid_sql}) m"  # noqa: S608
+        if self.variance == "none" and not reps:
+            return with_t, params  # no variance: whether a record is active does not matter
         active = " OR ".join(f"t{j} <> 0" for j in range(len(plan.measures))) or "FALSE"
         with_act = f"SELECT *, ({active}) AS __act FROM ({with_t}) t"  # noqa: S608
         if not reps:
@@ -1134,7 +1165,8 @@ class _Run:
             for gi in base_ids
         ]
         aggregates = [f"SUM(t{j}) AS s{j}" for j in range(len(plan.measures))]
-        aggregates.append("bool_or(__act) AS __any")
+        if self.variance != "none":
+            aggregates.append("bool_or(__act) AS __any")
         for j, m in enumerate(plan.measures):
             if m.weighted:
                 # a<j>: u<j> on active records, 0 elsewhere (cheaper than FILTER)

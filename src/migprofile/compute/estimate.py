@@ -70,17 +70,47 @@ def _expr(text: str | Expr | None, argument: str) -> Expr | None:
 
 
 def _unpack(
-    frame: pd.DataFrame | Dataset, design: Design | None
-) -> tuple[pd.DataFrame, Design | None, str | None, str | None]:
+    frame: Any, design: Design | None
+) -> tuple[Any, pd.DataFrame, Design | None, str | None, str | None]:
+    """The data for the engine, a frame with its columns and dtypes (for the
+    requests), the design, the reference period and the source."""
     from migprofile.sources.read import Dataset
 
     if isinstance(frame, Dataset):
         if design is None and frame.design is not None:
             design = Design.from_spec(frame.design)
-        return frame.frame, design, frame.mapping.reference_period, frame.source
+        return frame.frame, frame.frame, design, frame.mapping.reference_period, frame.source
     if isinstance(frame, pd.DataFrame):
-        return frame, design, None, None
-    raise TypeError(f"estimate() takes a pandas.DataFrame or a Dataset, got {type(frame).__name__}")
+        return frame, frame, design, None, None
+    schema = _schema(frame)
+    if schema is None:
+        raise TypeError(
+            "estimate() takes a pandas.DataFrame, a Dataset, Parquet or CSV paths, Arrow data "
+            f"or a Dask DataFrame, got {type(frame).__name__}"
+        )
+    return frame, schema, design, None, None
+
+
+def _schema(data: Any) -> pd.DataFrame | None:
+    """An empty frame with the columns and dtypes of ``data`` (files, Arrow
+    data, a Dask DataFrame), or ``None`` for something else."""
+    from migprofile.compute.engine import _is_paths, input_files
+
+    if _is_paths(data):
+        from migprofile.compute.engine_duckdb import _format_of
+
+        files = input_files(data)
+        if _format_of(files) == "parquet":
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+            return cast(pd.DataFrame, pq.read_schema(files[0]).empty_table().to_pandas())
+        return pd.read_csv(files[0], nrows=100).iloc[:0]
+    module = type(data).__module__
+    if module.startswith("pyarrow"):
+        return cast(pd.DataFrame, data.schema.empty_table().to_pandas())
+    if module.startswith(("dask.", "dask_expr")):
+        return cast(pd.DataFrame, data._meta)
+    return None
 
 
 def _request(
@@ -198,7 +228,7 @@ def result_table(
 
 
 def estimate(
-    frame: pd.DataFrame | Dataset,
+    frame: pd.DataFrame | Dataset | Any,
     kind: Kind | str,
     y: str | Expr | None = None,
     x: str | None = None,
@@ -240,20 +270,25 @@ def estimate(
     ``normal``, or for shares ``logit``, ``wilson`` or ``korn_graubard``.
     Without a design the data are a complete enumeration: no sampling error
     (``se`` empty, finding ``NO_SAMPLING_ERROR``). ``params`` gives the filters'
-    ``@parameters``; ``engine`` names a registered engine.
+    ``@parameters``; ``engine`` names a registered engine (``pandas``,
+    ``duckdb``, ``dask``), ``"auto"`` (chosen from the data, see
+    :func:`~migprofile.compute.engine.auto_engine_name`) or is an engine object.
+    ``frame`` may also be what the chosen engine reads: Parquet or CSV paths
+    (pandas reads only the columns needed, DuckDB scans them out of core),
+    Arrow data (DuckDB), a Dask DataFrame (Dask).
     """
     _check_level(level, ci_method)
-    data, design, ref_period, source = _unpack(frame, design)
-    req = _request(data, kind, y, x, by, where, multiplier, prob)
+    data, schema, design, ref_period, source = _unpack(frame, design)
+    req = _request(schema, kind, y, x, by, where, multiplier, prob)
     plan = make_plan([req], design, params)
-    sums = get_engine(engine).run(plan, data)
+    sums = get_engine(engine, data=data).run(plan, data)
     est = estimate_item(plan.items[0], sums, level, cast(CiMethod, ci_method))
     table = result_table([est], ref_period, source)
     return complete_enumeration(table) if design is None else table
 
 
 def estimate_many(
-    frame: pd.DataFrame | Dataset,
+    frame: pd.DataFrame | Dataset | Any,
     requests: Sequence[Request | Mapping[str, Any]],
     design: Design | None = None,
     level: float = 0.95,
@@ -271,7 +306,7 @@ def estimate_many(
     broken down by a column has ``_T`` (total) there.
     """
     _check_level(level, ci_method)
-    data, design, ref_period, source = _unpack(frame, design)
+    data, schema, design, ref_period, source = _unpack(frame, design)
     reqs: list[Request] = []
     for r in requests:
         if isinstance(r, Request):
@@ -285,7 +320,7 @@ def estimate_many(
             raise EstimateError(f"unknown request argument(s): {sorted(unknown)}", "requests")
         reqs.append(
             _request(
-                data,
+                schema,
                 str(args.get("kind")),
                 args.get("y"),
                 args.get("x"),
@@ -298,7 +333,7 @@ def estimate_many(
             )
         )
     plan = make_plan(reqs, design, params)
-    sums = get_engine(engine).run(plan, data)
+    sums = get_engine(engine, data=data).run(plan, data)
     ests = [estimate_item(item, sums, level, cast(CiMethod, ci_method)) for item in plan.items]
     table = result_table(ests, ref_period, source)
     if design is None:

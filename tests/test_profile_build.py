@@ -152,3 +152,12 @@ def test_a_failing_indicator_names_spec_section_and_indicator(tmp_path: Path) ->
         assert "emigration/ABSENT_POP" in message
     finally:
         spec.unlink()
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "auto"])
+def test_another_engine_builds_the_same_files(
+    built: tuple[Path, mp.profile.BuildResult], tmp_path: Path, engine: str
+) -> None:
+    out, _ = built
+    build_profile(SPEC, tmp_path, engine=engine)
+    assert _files(tmp_path) == _files(out)

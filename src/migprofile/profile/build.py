@@ -319,9 +319,7 @@ def _run_source(
             tabs.append(Tabulation.of(job.indicator, job.by, margins, item.where, params, rules))
             owners.append((n, period))
     try:
-        tables = compute_many(
-            dataset, tabs, "pandas" if chosen == "auto" else chosen, catalog=catalog
-        )
+        tables = compute_many(dataset, tabs, chosen, catalog=catalog)
     except (ComputeError, UnknownColumnError) as exc:
         if "parameter" in str(exc):  # a spec error, not missing data
             raise

@@ -161,3 +161,31 @@ def test_another_engine_builds_the_same_files(
     out, _ = built
     build_profile(SPEC, tmp_path, engine=engine)
     assert _files(tmp_path) == _files(out)
+
+
+def test_conflicting_sdmx_observations_name_the_spec_and_tables(tmp_path: Path) -> None:
+    # The same observation (IMM_STOCK by sex) from two sources with different
+    # values cannot go into one SDMX dataset: the build says which tables.
+    text = SPEC.read_text(encoding="utf-8").replace(
+        "        - {id: IMM_STOCK_SHARE, by: [sex]}",
+        "        - {id: IMM_STOCK_SHARE, by: [sex]}\n"
+        "        - {id: IMM_STOCK, by: [sex], source: census, where: 'age >= 40'}",
+    )
+    spec = SPEC.parent / "_conflict_spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    try:
+        with pytest.raises(BuildError) as err:
+            build_profile(spec, tmp_path)
+        message = str(err.value)
+        assert "_conflict_spec.yaml" in message
+        assert "overview-01-imm-stock-sex" in message
+        assert "sdmx: false" in message
+        # Kept out of the dataflow, the restricted table builds everywhere else.
+        spec.write_text(text.replace("where: 'age >= 40'}", "where: 'age >= 40', sdmx: false}"),
+                        encoding="utf-8")  # fmt: skip
+        result = build_profile(spec, tmp_path / "ok")
+        assert "overview-03-imm-stock-sex" in result.tables
+        sdmx = (tmp_path / "ok" / "profile.sdmx.csv").read_text(encoding="utf-8")
+        assert sdmx.count(",IMM_STOCK,MDA,2024,F,_Z,_Z,") == 1
+    finally:
+        spec.unlink()

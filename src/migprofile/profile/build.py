@@ -506,6 +506,7 @@ def build_profile(
                         source=job.source,
                         chart=item.chart,
                         title=_text(item.title, lang) or None,
+                        sdmx=item.sdmx,
                     )
                 )
             sections.append(
@@ -540,7 +541,10 @@ def build_profile(
         )
         if withheld:
             findings.append(f"table {t.id}: {withheld} cell(s) withheld by disclosure control")
-    written = _write_outputs(spec, profiles, langs, out_dir, datasets)
+    try:
+        written = _write_outputs(spec, profiles, langs, out_dir, datasets)
+    except MigprofileError as exc:
+        raise BuildError(f"{spec.path}: writing the outputs: {exc}") from exc
     tell("output", f"wrote {len(written)} files")
     return BuildResult(
         out_dir=out_dir,

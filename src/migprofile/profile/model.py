@@ -86,6 +86,8 @@ class ProfileTable:
     #: The spec's title for this table, in the profile's language, if any;
     #: renderers otherwise name the indicator and its breakdowns.
     title: str | None = None
+    #: Whether the table goes into the SDMX-CSV dataflow.
+    sdmx: bool = True
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,8 @@ def _breakdowns(profile: Profile) -> list[str]:
     """The breakdown dimensions of every table, once, in order of first use."""
     seen: dict[str, None] = {}
     for table in profile.tables:
+        if not table.sdmx:
+            continue
         for dim in table.breakdowns:
             if dim not in _KEY_COLUMNS:
                 seen.setdefault(dim, None)
@@ -149,6 +151,8 @@ def _rows(profile: Profile, dims: list[str]) -> Iterator[tuple[tuple[str, ...], 
     """(key, row, table id) of every observation, tables in profile order."""
     struct = structure_id(profile.spec.id)
     for table in profile.tables:
+        if not table.sdmx:
+            continue
         records: list[dict[Any, Any]] = table.data.to_dict("records")
         for record in records:
             indicator = _text(record.get("indicator")) or table.indicator.id
@@ -210,7 +214,8 @@ def write_sdmx_csv(profile: Profile, path: Path) -> None:
                 raise SdmxError(
                     f"tables {previous[1]!r} and {table_id!r} give different values for "
                     f"the observation {', '.join(key)}; one SDMX dataset holds one value "
-                    "per observation"
+                    "per observation (give one of the two items 'sdmx: false' in the spec "
+                    "to keep it out of the dataflow)"
                 )
             continue
         seen[key] = (row, table_id)

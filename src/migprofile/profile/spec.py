@@ -105,6 +105,10 @@ class IndicatorItem(_Model):
     #: parameter for each and stacks the results): a trend.
     periods: tuple[int, ...] | None = None
     title: LocalisedText | None = None
+    #: ``False`` leaves the table out of the SDMX-CSV dataflow, which holds one
+    #: value per observation key: for a second source of the same figures or
+    #: a table restricted by ``where`` (the other outputs keep it).
+    sdmx: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -486,26 +486,10 @@ def _compute_raw(
         else:
             by_table.setdefault(tables_used.pop(), []).append(ind)
     for table_name, group in by_table.items():
-        frame = tables[table_name].assign(**{_ONE: 1.0})
-        breakdowns: dict[_By, Breakdown] = {}
-        for b in bys:
-            frame, breakdowns[b] = _add_breakdown_column(frame, b, catalog)
-        requests = [
-            _request(ind, catalog, tuple(breakdowns[b] for b in grouping), where_expr)
-            for ind in group
-            for grouping in groupings
-        ]
-        results.append(
-            estimate_many(
-                frame,
-                requests,
-                _design_for(frame, run.dataset, run.design),
-                level=run.level,
-                ci_method=run.ci_method,
-                engine=run.engine,
-                params=params,
-            )
+        prep = _Prepared(
+            {i.id: i for i in group}, list(bys), margins, where_expr, dict(params), None
         )
+        results.append(_shared_pass(run, [(0, prep)], table_name)[0])
     kept = [r for r in results if not r.empty]
     if not kept:
         return pd.DataFrame()

@@ -39,9 +39,7 @@ import csv
 import io
 import math
 import numbers
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -50,6 +48,7 @@ import pandas as pd
 
 from migprofile import units
 from migprofile.errors import MigprofileError
+from migprofile.profile._io import write_atomically
 from migprofile.profile.model import Profile, ProfileTable
 
 __all__ = [
@@ -180,18 +179,6 @@ def _rows(profile: Profile, dims: list[str]) -> Iterator[tuple[tuple[str, ...], 
             yield key, row, table.id
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_sdmx_csv(profile: Profile, path: Path) -> None:
     """Write every table of the profile as one SDMX-CSV 2.0 dataset at
     ``path`` (see the module docstring).
@@ -220,4 +207,4 @@ def write_sdmx_csv(profile: Profile, path: Path) -> None:
             continue
         seen[key] = (row, table_id)
         out.writerow([cell if i in numeric else escape_text(cell) for i, cell in enumerate(row)])
-    _write_atomically(Path(path), buffer.getvalue().encode("utf-8"))
+    write_atomically(Path(path), buffer.getvalue().encode("utf-8"))

@@ -27,9 +27,7 @@ from __future__ import annotations
 import io
 import math
 import numbers
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,6 +37,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from migprofile.profile._io import write_atomically
 from migprofile.profile.model import Profile, ProfileTable
 
 try:
@@ -512,18 +511,6 @@ def _reproducible_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_workbook(profile: Profile, path: Path) -> None:
     """Write the profile as an Excel workbook at ``path`` (see the module
     docstring). The same profile always gives the same bytes."""
@@ -552,4 +539,4 @@ def write_workbook(profile: Profile, path: Path) -> None:
 
     buffer = io.BytesIO()
     wb.save(buffer)
-    _write_atomically(Path(path), _reproducible_zip(buffer.getvalue()))
+    write_atomically(Path(path), _reproducible_zip(buffer.getvalue()))

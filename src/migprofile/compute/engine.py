@@ -343,8 +343,11 @@ def _factorize(
 def _unknown_label(label: object) -> bool:
     if isinstance(label, str):
         return label == UNKNOWN
-    return label is None or label is pd.NA or label is pd.NaT or (
-        isinstance(label, float) and label != label
+    return (
+        label is None
+        or label is pd.NA
+        or label is pd.NaT
+        or (isinstance(label, float) and label != label)
     )
 
 
@@ -591,9 +594,7 @@ def _stage_tables(
         tables.append(
             StageTable(
                 stage=s,
-                units=pd.DataFrame(
-                    {"stratum": u_g, "parent": unit_parent, "label": unit_labels}
-                ),
+                units=pd.DataFrame({"stratum": u_g, "parent": unit_parent, "label": unit_labels}),
                 strata=pd.DataFrame(
                     {
                         "n_units": n_units,
@@ -1058,8 +1059,7 @@ class PandasEngine:
                 }
             else:
                 sums = {
-                    key: _sum_by(cells, measures.column(key), ncells)
-                    for key in measures.distinct()
+                    key: _sum_by(cells, measures.column(key), ncells) for key in measures.distinct()
                 }
             totals = np.empty((ncells, len(names)), dtype=np.float64)
             for j, key in enumerate(keys):
@@ -1068,12 +1068,22 @@ class PandasEngine:
             pat_frame: pd.DataFrame | None = None
             if row_codes is not None and distinct_rows is not None and row_pattern is not None:
                 rep_frame = self._replicate_totals(
-                    measures, cells, ncells, row_codes, distinct_rows, active,
-                    [keys[j] for j in weighted_idx], [names[j] for j in weighted_idx],
+                    measures,
+                    cells,
+                    ncells,
+                    row_codes,
+                    distinct_rows,
+                    active,
+                    [keys[j] for j in weighted_idx],
+                    [names[j] for j in weighted_idx],
                 )
                 pat_frame = self._pattern_pairs(
-                    measures, cells, row_codes, row_pattern,
-                    [keys[j] for j in count_idx], [names[j] for j in count_idx],
+                    measures,
+                    cells,
+                    row_codes,
+                    row_pattern,
+                    [keys[j] for j in count_idx],
+                    [names[j] for j in count_idx],
                 )
             results[gi] = CellSums(
                 keys=cell_keys,
@@ -1087,38 +1097,23 @@ class PandasEngine:
             if bases[gi] == gi:
                 continue
             base = bases[gi]
-            mapping, cell_keys = _derive_keys(
-                plan.groupings[base], results[base].keys, grouping
-            )
+            mapping, cell_keys = _derive_keys(plan.groupings[base], results[base].keys, grouping)
             computed[gi] = _Base(mapping[computed[base].cells], cell_keys)
             results[gi] = _derive_sums(
                 results[base], mapping, cell_keys, n_units, rows_are_units, same
             )
 
         # ---- row requests (quantiles)
-        rows: list[pd.DataFrame] = []
-        for req in plan.rows:
-            mask = measures.record_mask(req.domain, req.nonmissing)
-            idx = np.flatnonzero(mask)
-            frame = pd.DataFrame(
-                {
-                    "cell": computed[req.grouping].cells[idx],
-                    "value": measures.value(req.value)[idx],
-                    "weight": weights[idx],
-                }
-            )
-            if variance == "taylor":
-                frame["unit"] = finest[idx]
-            elif row_codes is not None:
-                rep_part = pd.DataFrame(
-                    np.stack([v[idx] for v in rep_values], axis=1)
-                    if rep_values
-                    else np.zeros((len(idx), 0)),
-                    columns=[f"rep{i}" for i in range(len(rep_values))],
-                    copy=False,
-                )
-                frame = pd.concat([frame, rep_part], axis=1)
-            rows.append(frame)
+        rows = _row_frames(
+            plan,
+            measures,
+            lambda g: computed[g].cells,
+            weights,
+            variance,
+            finest,
+            row_codes is not None,
+            rep_values,
+        )
 
         progress.finish()
         return Sums(
@@ -1156,8 +1151,9 @@ class PandasEngine:
             }
         else:
             width = max(n_units, 1)
-            ids, found = _sorted_codes(cells[active_rows] * width + finest[active_rows],
-                                       ncells * width)
+            ids, found = _sorted_codes(
+                cells[active_rows] * width + finest[active_rows], ncells * width
+            )
             size = len(found)
             codes = np.full(measures.n, size, dtype=np.int64)
             codes[active_rows] = ids
@@ -1337,6 +1333,45 @@ def _derive_sums(
     return CellSums(keys=keys, totals=totals, units=units, replicates=replicates, patterns=patterns)
 
 
+def _row_frames(
+    plan: Plan,
+    measures: Any,
+    cells_of: Callable[[Any], Any],
+    weights: Any,
+    variance: str,
+    finest: Any,
+    replicated: bool,
+    rep_values: Sequence[Any],
+) -> list[pd.DataFrame]:
+    """The records of each row request (quantiles): cell, value, weight, and
+    the variance unit or the replicate values. Shared by the engines that
+    hold records in pandas (in memory, and per partition for Dask)."""
+    rows: list[pd.DataFrame] = []
+    for req in plan.rows:
+        mask = measures.record_mask(req.domain, req.nonmissing)
+        idx = np.flatnonzero(mask)
+        frame = pd.DataFrame(
+            {
+                "cell": cells_of(req.grouping)[idx],
+                "value": measures.value(req.value)[idx],
+                "weight": weights[idx],
+            }
+        )
+        if variance == "taylor":
+            frame["unit"] = finest[idx]
+        elif replicated:
+            rep_part = pd.DataFrame(
+                np.stack([v[idx] for v in rep_values], axis=1)
+                if rep_values
+                else np.zeros((len(idx), 0)),
+                columns=[f"rep{i}" for i in range(len(rep_values))],
+                copy=False,
+            )
+            frame = pd.concat([frame, rep_part], axis=1)
+        rows.append(frame)
+    return rows
+
+
 #: Engines by name. An engine class is registered here (``ENGINES["duckdb"] =
 #: DuckDBEngine``) and chosen with :func:`get_engine`; ``"auto"`` is not an
 #: engine but a rule (:func:`auto_engine_name`).
@@ -1401,9 +1436,7 @@ def input_files(data: Any) -> list[str]:
     return _expand(paths)
 
 
-def read_files(
-    data: Any, plan: Plan | None = None, file_format: str | None = None
-) -> pd.DataFrame:
+def read_files(data: Any, plan: Plan | None = None, file_format: str | None = None) -> pd.DataFrame:
     """Parquet or CSV files as one DataFrame (as ``pandas.read_parquet`` /
     ``read_csv`` read them, in file order); with ``plan``, only the columns it
     and its design use."""
@@ -1488,8 +1521,7 @@ def get_engine(name: str | Engine = "pandas", *, data: Any = None) -> Engine:
         factory = ENGINES[name]
     except KeyError:
         raise EstimateError(
-            f"unknown engine {name!r}; registered engines: "
-            f"{', '.join(sorted([*ENGINES, AUTO]))}",
+            f"unknown engine {name!r}; registered engines: {', '.join(sorted([*ENGINES, AUTO]))}",
             "engine",
         ) from None
     return factory()

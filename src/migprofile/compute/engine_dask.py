@@ -66,6 +66,7 @@ from migprofile.compute.engine import (
     _replicate_patterns,
     _replicate_values,
     _row_codes,
+    _row_frames,
     _sorted_codes,
     _stage_tables,
     _sum_by,
@@ -82,6 +83,7 @@ def _module(name: str) -> Any:
     import importlib
 
     return importlib.import_module(name)
+
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -431,9 +433,7 @@ class _Setup:
             rows_are_units=rows_are_units,
         )
 
-    def _check_fpc(
-        self, design: Design, structures: Sequence[_Structure], missing: Any
-    ) -> None:
+    def _check_fpc(self, design: Design, structures: Sequence[_Structure], missing: Any) -> None:
         """The pandas engine's checks of the fpc columns (missing, negative,
         population sizes and fractions mixed)."""
         lows: list[float] = []
@@ -848,9 +848,7 @@ def _partition_sums(
     keys_of = measures.keys
     weighted_idx = [j for j, m in enumerate(plan.measures) if m.weighted]
     count_idx = [j for j, m in enumerate(plan.measures) if not m.weighted]
-    active = (
-        measures.active() if variance != "none" and names else np.zeros(n, dtype=bool)
-    )
+    active = measures.active() if variance != "none" and names else np.zeros(n, dtype=bool)
     active_rows = np.flatnonzero(active)
 
     rep_rows: FloatArray | None = None
@@ -890,15 +888,26 @@ def _partition_sums(
         units: pd.DataFrame | None = None
         if variance == "taylor":
             units, _, _ = PandasEngine._unit_sums(
-                measures, cells, ncells, finest, context.n_units, active_rows,
+                measures,
+                cells,
+                ncells,
+                finest,
+                context.n_units,
+                active_rows,
                 context.rows_are_units,
             )
         reps: FloatArray | None = None
         pairs: dict[str, tuple[IntArray, IntArray, IntArray]] = {}
         if row_codes is not None and distinct_rows is not None:
             frame = PandasEngine._replicate_totals(
-                measures, cells, ncells, row_codes, distinct_rows, active,
-                [keys_of[j] for j in weighted_idx], [names[j] for j in weighted_idx],
+                measures,
+                cells,
+                ncells,
+                row_codes,
+                distinct_rows,
+                active,
+                [keys_of[j] for j in weighted_idx],
+                [names[j] for j in weighted_idx],
             )
             reps = frame.to_numpy(dtype=np.float64)
             k = max(len(distinct_rows), 1)
@@ -917,28 +926,14 @@ def _partition_sums(
             np.asarray(cell_keys, dtype=np.int64), totals, units, reps, pairs
         )
 
-    rows: list[pd.DataFrame] = []
-    for req in plan.rows:
-        mask = measures.record_mask(req.domain, req.nonmissing)
-        idx = np.flatnonzero(mask)
-        frame = pd.DataFrame(
-            {
-                "cell": local_cells[bases[req.grouping]][idx],
-                "value": measures.value(req.value)[idx],
-                "weight": weights[idx],
-            }
-        )
-        if variance == "taylor":
-            frame["unit"] = finest[idx]
-        elif row_codes is not None:
-            rep_part = pd.DataFrame(
-                np.stack([v[idx] for v in rep_values], axis=1)
-                if rep_values
-                else np.zeros((len(idx), 0)),
-                columns=[f"rep{i}" for i in range(len(rep_values))],
-                copy=False,
-            )
-            frame = pd.concat([frame, rep_part], axis=1)
-        rows.append(frame)
+    rows = _row_frames(
+        plan,
+        measures,
+        lambda g: local_cells[bases[g]],
+        weights,
+        variance,
+        finest,
+        row_codes is not None,
+        rep_values,
+    )
     return _Partial(groupings, rows, rep_rows, rep_first, rep_index)
-

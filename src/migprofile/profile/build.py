@@ -247,6 +247,15 @@ def _sha256(path: Path) -> str:
 
 
 def _tables_needed(ind: Indicator, catalog: Catalog) -> set[str]:
+    """The harmonised tables an indicator reads; a derived indicator reads
+    those of its inputs (every candidate input)."""
+    if ind.is_derived:
+        return {
+            table
+            for spec in ind.inputs.values()
+            for target in spec.candidates()
+            for table in _tables_needed(catalog.indicator(target), catalog)
+        }
     return {catalog.table_of(t) for t in ind.terms()}
 
 

@@ -564,6 +564,62 @@ def test_every_calculator_is_used_and_documented(catalog: mp.Catalog) -> None:
         get_calculator("nope")
 
 
+# ------------------------------------------------- distributions (relative_to_total)
+# The fixtures are the hand-commented tables of the domain tests (reporting
+# country MDA, as PARAMS here).
+
+
+def _compute_with(
+    catalog: mp.Catalog,
+    tables: dict[str, pd.DataFrame],
+    params: dict[str, object],
+    indicator: str,
+    by: list[str] | None = None,
+) -> pd.DataFrame:
+    table = mp.compute(tables, indicator, by=by or [], params=params, catalog=catalog)
+    assert not table.empty
+    assert (table["unit"] == catalog.indicator(indicator).unit).all()
+    return table
+
+
+def test_imm_origin_dist(catalog: mp.Catalog) -> None:
+    from test_indicators_emigration import PERSONS
+
+    persons = {"persons": PERSONS}
+    table = _compute_with(catalog, persons, PARAMS, "IMM_ORIGIN_DIST")
+    # foreign-born 7: ROU rows 1 (2) and 5 = 3, UKR rows 3 (2) and 4 = 3, RUS row 2 = 1
+    assert _value(table, country_of_birth="ROU") == pytest.approx(100 * 3 / 7)
+    assert _value(table, country_of_birth="UKR") == pytest.approx(100 * 3 / 7)
+    assert _value(table, country_of_birth="RUS") == pytest.approx(100 * 1 / 7)
+    assert "_T" not in set(table["country_of_birth"])
+    # by M49 region: Romania, Russia and Ukraine are all in Europe (150): 7 / 7
+    regions = _compute_with(
+        catalog, persons, PARAMS, "IMM_ORIGIN_DIST", by=["country_of_birth:region"]
+    )
+    assert _value(regions, country_of_birth="150") == pytest.approx(100.0)
+    # within sex F: rows 1 (ROU, 2) and 3 (UKR, 2): 50 % each
+    by_sex = _compute_with(catalog, persons, PARAMS, "IMM_ORIGIN_DIST", by=["sex"])
+    assert _value(by_sex, sex="F", country_of_birth="ROU") == pytest.approx(50.0)
+
+
+def test_first_permits_reason_distribution(catalog: mp.Catalog) -> None:
+    from test_indicators_flows import EVENTS
+
+    events = {"events": EVENTS}
+    table = _compute_with(catalog, events, PARAMS, "FIRST_PERMITS_REASON_DIST")
+    # rows 12-15: WORK_SEASONAL, WORK, FAMILY, missing: each known reason 1 / 4
+    assert _value(table, reason_migration="WORK_SEASONAL") == pytest.approx(25.0)
+    assert _value(table, reason_migration="FAMILY") == pytest.approx(25.0)
+    rolled = _compute_with(
+        catalog, events, PARAMS, "FIRST_PERMITS_REASON_DIST", by=["reason_migration:reason"]
+    )
+    # WORK = WORK_SEASONAL + WORK = 2 / 4; the missing reason is the unknown
+    # cell _U (1 / 4), so the cells add up to 100
+    assert _value(rolled, reason_migration="WORK") == pytest.approx(50.0)
+    assert _value(rolled, reason_migration="_U") == pytest.approx(25.0)
+    assert rolled["value"].sum() == pytest.approx(100.0)
+
+
 TESTED = {
     "NET_MIGRATION", "CNMR", "EMIG_RATE", "EMIG_RATE_TERTIARY", "EMIG_RATE_25PLUS",
     "EMIG_25PLUS_PER_RESIDENT_25PLUS", "EMIG_25PLUS_PER_NATIVE_25PLUS", "EMIG_SELECTIVITY",
@@ -571,6 +627,7 @@ TESTED = {
     "OVERQUAL_GAP_FB_NB", "OCC_CONCENTRATION_MIG", "SCHOOL_ATT_GAP_CLB", "RETURN_RATE",
     "RECENT_RETURN_MIGRANT_STOCK", "POP_RESIDENT", "SECOND_GEN_SHARE", "IMM_STOCK_PUBLISHED",
     "IMM_STOCK_SHARE_PUBLISHED", "IMM_FEMALE_SHARE_PUBLISHED", "IMM_STOCK_CHANGE_RATE",
+    "IMM_ORIGIN_DIST", "FIRST_PERMITS_REASON_DIST",
 }  # fmt: skip
 
 

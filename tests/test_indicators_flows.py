@@ -298,6 +298,28 @@ def test_school_attendance_of_children_with_and_without_a_parent_abroad(
     assert _value(without, sex="M") == pytest.approx(50.0)  # rows 4 and 8
 
 
+def test_school_age_bounds_are_parameters(catalog: mp.Catalog) -> None:
+    # defaults 6 and 17 are recorded on every row
+    default = _compute(catalog, {"persons": SCHOOL}, "SCHOOL_ATTENDANCE")
+    assert default["parameters"].str.contains("school_age_min=6").all()
+    assert default["parameters"].str.contains("school_age_max=17").all()
+    # ages 5 to 18: residents rows 1, 2, 3, 4, 5 (age 5), 6 (age 18), 8;
+    # attending rows 1, 3, 5, 6, 8: 5 / 7 x 100
+    wider = mp.compute(
+        {"persons": SCHOOL}, "SCHOOL_ATTENDANCE",
+        params={**PARAMS, "school_age_min": 5, "school_age_max": 18}, catalog=catalog,
+    )  # fmt: skip
+    assert _value(wider) == pytest.approx(500 / 7)
+    # ages 7 to 15: residents rows 2 (10), 4 (12), 8 (9); attending row 8: 1 / 3
+    narrower = mp.compute(
+        {"persons": SCHOOL}, "SCHOOL_ATTENDANCE_NO_PARENT_ABROAD",
+        params={**PARAMS, "school_age_min": 7, "school_age_max": 15}, catalog=catalog,
+    )  # fmt: skip
+    # with no parent abroad among them: rows 4 (mother DK) and 8 (both
+    # missing); row 2's father is abroad. Attending: row 8: 1 / 2
+    assert _value(narrower) == pytest.approx(50.0)
+
+
 # ------------------------------------------------------------ health, social protection
 # Six residents and one non-resident (row 7). Migrant status COB: rows 1-3
 # foreign-born, rows 4-6 native-born. Weights 1 except row 2 (2).
@@ -376,6 +398,7 @@ TESTED = {
 # published-table indicators added with them).
 CALCULATOR_TESTS = {
     "NET_MIGRATION", "CNMR", "RETURN_RATE", "RECENT_RETURN_MIGRANT_STOCK", "SCHOOL_ATT_GAP_CLB",
+    "FIRST_PERMITS_REASON_DIST",
 }  # fmt: skip
 
 

@@ -30,31 +30,40 @@ def _compute(
     return table
 
 
-# One row per event, no weight column.
+# One row per event, no weight column. Decisions carry their instance: first
+# instance (I1) or final on appeal or review (F); applications and other
+# events have none.
+I1, F = "FIRST_INSTANCE", "FINAL_ON_APPEAL"
 EVENTS = pd.DataFrame(
     [
-        # event_type,        citizenship, sex, age, outcome
-        ("ASYLUM_APP_FIRST", "SYR", "M", 25, None),  # a1
-        ("ASYLUM_APP_FIRST", "SYR", "F", 22, None),  # a2
-        ("ASYLUM_APP_FIRST", "AFG", "M", 30, None),  # a3
-        ("ASYLUM_APP", "SYR", "M", 25, None),  # a4 subsequent
-        ("ASYLUM_DECISION", "SYR", "M", 25, "REFUGEE_STATUS"),  # d1
-        ("ASYLUM_DECISION", "SYR", "F", 22, "SUBSIDIARY"),  # d2
-        ("ASYLUM_DECISION", "SYR", "M", 41, "REJECTED"),  # d3
-        ("ASYLUM_DECISION", "AFG", "M", 30, "HUMANITARIAN"),  # d4
-        ("ASYLUM_DECISION", "AFG", "F", 35, "REJECTED"),  # d5
-        ("ASYLUM_DECISION", "AFG", "M", 19, "REJECTED"),  # d6
-        ("ASYLUM_DECISION", "AFG", "M", 50, "OTHER_CLOSED"),  # d7 withdrawn
-        ("ASYLUM_DECISION", "SYR", "F", 33, None),  # d8 outcome missing
-        ("REFUSAL_OF_ENTRY", "UKR", "M", 40, None),  # r1
-        ("REFUSAL_OF_ENTRY", "UKR", "M", 40, None),  # r2 same person again
-        ("REFUSAL_OF_ENTRY", "TUR", "F", 28, None),  # r3
-        ("APPREHENSION", "PAK", "M", 24, None),  # p1
-        ("APPREHENSION", "IRQ", "M", 31, None),  # p2
-        (None, "SYR", "M", 20, None),  # no type
+        # event_type,        citizenship, sex, age, outcome, instance
+        ("ASYLUM_APP_FIRST", "SYR", "M", 25, None, None),  # a1
+        ("ASYLUM_APP_FIRST", "SYR", "F", 22, None, None),  # a2
+        ("ASYLUM_APP_FIRST", "AFG", "M", 30, None, None),  # a3
+        ("ASYLUM_APP", "SYR", "M", 25, None, None),  # a4 subsequent
+        ("ASYLUM_DECISION", "SYR", "M", 25, "REFUGEE_STATUS", I1),  # d1
+        ("ASYLUM_DECISION", "SYR", "F", 22, "SUBSIDIARY", I1),  # d2
+        ("ASYLUM_DECISION", "SYR", "M", 41, "REJECTED", I1),  # d3
+        ("ASYLUM_DECISION", "AFG", "M", 30, "HUMANITARIAN", I1),  # d4
+        ("ASYLUM_DECISION", "AFG", "F", 35, "REJECTED", I1),  # d5
+        ("ASYLUM_DECISION", "AFG", "M", 19, "REJECTED", I1),  # d6
+        ("ASYLUM_DECISION", "AFG", "M", 50, "OTHER_CLOSED", I1),  # d7 withdrawn
+        ("ASYLUM_DECISION", "SYR", "F", 33, None, I1),  # d8 outcome missing
+        ("ASYLUM_DECISION", "SYR", "M", 41, "SUBSIDIARY", F),  # f1 d3 wins on appeal
+        ("ASYLUM_DECISION", "AFG", "F", 35, "REJECTED", F),  # f2 d5 loses on appeal
+        ("ASYLUM_DECISION", "AFG", "M", 19, "REJECTED", F),  # f3 d6 loses on appeal
+        ("ASYLUM_DECISION", "AFG", "M", 44, "OTHER_CLOSED", F),  # f4 appeal withdrawn
+        ("ASYLUM_DECISION", "SYR", "M", 28, "REFUGEE_STATUS", None),  # u1 instance missing
+        ("REFUSAL_OF_ENTRY", "UKR", "M", 40, None, None),  # r1
+        ("REFUSAL_OF_ENTRY", "UKR", "M", 40, None, None),  # r2 same person again
+        ("REFUSAL_OF_ENTRY", "TUR", "F", 28, None, None),  # r3
+        ("APPREHENSION", "PAK", "M", 24, None, None),  # p1
+        ("APPREHENSION", "IRQ", "M", 31, None, None),  # p2
+        (None, "SYR", "M", 20, None, None),  # no type
     ],
-    columns=["event_type", "citizenship", "sex", "age", "decision_outcome"],
+    columns=["event_type", "citizenship", "sex", "age", "decision_outcome", "decision_instance"],
 )
+FINAL = {**PARAMS, "asylum_instance": F}
 
 
 def test_asylum_apps_are_first_time_applications(catalog: mp.Catalog) -> None:
@@ -77,11 +86,44 @@ def test_asylum_decisions_are_the_eurostat_total(catalog: mp.Catalog) -> None:
 
 def test_recognition_rate(catalog: mp.Catalog) -> None:
     table = _compute(catalog, {"events": EVENTS}, "RECOGNITION_RATE", by=["citizenship"])
-    # positive d1, d2, d4 of d1-d6: 3 / 6
+    # first instance (the default): positive d1, d2, d4 of d1-d6: 3 / 6; the
+    # final decisions f1-f4 and u1 (instance missing) are in neither term
     assert _value(table, citizenship="_T") == pytest.approx(50.0)
     # SYR: d1, d2 positive of d1, d2, d3; AFG: d4 of d4, d5, d6
     assert _value(table, citizenship="SYR") == pytest.approx(200 / 3)
     assert _value(table, citizenship="AFG") == pytest.approx(100 / 3)
+    assert table["parameters"].str.contains("asylum_instance=FIRST_INSTANCE").all()
+
+
+def test_decisions_and_recognition_rate_on_appeal(catalog: mp.Catalog) -> None:
+    decisions = mp.compute(
+        {"events": EVENTS}, "ASYLUM_DECISIONS", by=["decision_outcome"], params=FINAL,
+        catalog=catalog,
+    )  # fmt: skip
+    # final decisions on substance: f1, f2, f3 (f4 withdrawn is not one)
+    assert _value(decisions, decision_outcome="_T") == 3
+    assert _value(decisions, decision_outcome="REJECTED") == 2  # f2, f3
+    assert _value(decisions, decision_outcome="SUBSIDIARY") == 1  # f1
+    rate = mp.compute(
+        {"events": EVENTS}, "RECOGNITION_RATE", by=["citizenship"], params=FINAL,
+        catalog=catalog,
+    )  # fmt: skip
+    # f1 positive of f1, f2, f3: 1 / 3 x 100; SYR 1 / 1, AFG 0 / 2
+    assert _value(rate, citizenship="_T") == pytest.approx(100 / 3)
+    assert _value(rate, citizenship="SYR") == pytest.approx(100.0)
+    assert _value(rate, citizenship="AFG") == pytest.approx(0.0)
+    assert (rate["unit"] == "percent").all()
+    assert rate["parameters"].str.contains("asylum_instance=FINAL_ON_APPEAL").all()
+
+
+def test_asylum_decisions_need_the_instance_column(catalog: mp.Catalog) -> None:
+    # a source without the column must say which instance it holds (a
+    # constant in its mapping): the filter does not guess
+    with pytest.raises(KeyError, match="decision_instance"):
+        mp.compute(
+            {"events": EVENTS.drop(columns="decision_instance")}, "ASYLUM_DECISIONS",
+            params=PARAMS, catalog=catalog,
+        )  # fmt: skip
 
 
 def test_refusals_of_entry_are_events(catalog: mp.Catalog) -> None:

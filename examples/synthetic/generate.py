@@ -739,11 +739,16 @@ def permits(rng: np.random.Generator, folder: Path) -> None:
     )
 
 
-def asylum(rng: np.random.Generator, folder: Path) -> None:
-    """Asylum applications (first and subsequent) and first-instance decisions
-    of 2024, with national outcome codes (GC Geneva Convention status, SP
-    subsidiary protection, HU humanitarian, RJ rejected, CL closed) and the
-    unaccompanied-minor flag."""
+def asylum(rng: np.random.Generator, folder: Path, appeals: np.random.Generator) -> None:
+    """Asylum applications (first and subsequent) and decisions of 2024, with
+    national outcome codes (GC Geneva Convention status, SP subsidiary
+    protection, HU humanitarian, RJ rejected, CL closed), the
+    unaccompanied-minor flag and the instance of each decision (1 first
+    instance, 2 final on appeal or review). The final decisions on appeal are
+    drawn from their own stream ``appeals`` after the other records, so the
+    records drawn before them do not depend on them; appeals succeed less
+    often than first-instance claims (a third of the first-instance
+    recognition probability)."""
     origins = {"SYR": 0.33, "AFG": 0.28, "IRQ": 0.10, "PAK": 0.10, "TUR": 0.07, "IRN": 0.05,
                "MAR": 0.04, "UKR": 0.03}  # fmt: skip
     recognition = {"SYR": 0.85, "AFG": 0.60, "IRQ": 0.35, "PAK": 0.08, "TUR": 0.20, "IRN": 0.40,
@@ -765,10 +770,23 @@ def asylum(rng: np.random.Generator, folder: Path) -> None:
                     outcome = str(rng.choice(["GC", "SP", "HU"], p=[0.55, 0.35, 0.10]))
                 else:
                     outcome = "RJ"
-            rows.append((kind, dates[i], cit, sex, age, uam, outcome))
+            rows.append((kind, dates[i], cit, sex, age, uam, outcome, 1 if kind == "DEC" else None))
+    n = 140
+    dates = _dates(appeals, n)
+    ages = _ages(appeals, n, 29, 9, lo=18)
+    for i in range(n):
+        cit = str(_pick(appeals, origins))
+        sex = 1 if appeals.random() < 0.75 else 2
+        if appeals.random() < 0.04:
+            outcome = "CL"
+        elif appeals.random() < recognition[cit] / 3:
+            outcome = str(appeals.choice(["GC", "SP", "HU"], p=[0.40, 0.40, 0.20]))
+        else:
+            outcome = "RJ"
+        rows.append(("DEC", dates[i], cit, sex, int(ages[i]), None, outcome, 2))
     write_csv(
         folder / "asylum.csv",
-        ["CASE", "RECORD", "DATE", "NAT", "SEX", "AGE", "UAM", "OUTCOME"],
+        ["CASE", "RECORD", "DATE", "NAT", "SEX", "AGE", "UAM", "OUTCOME", "INSTANCE"],
         ((f"AS{k + 1:05d}", *r) for k, r in enumerate(rows)),
     )
 
@@ -942,7 +960,7 @@ def generate(out: Path) -> None:
     survey(np.random.default_rng([SEED, 2]), src / "lfs")
     register(np.random.default_rng([SEED, 3]), src / "register")
     permits(np.random.default_rng([SEED, 4]), src / "permits")
-    asylum(np.random.default_rng([SEED, 5]), src / "asylum")
+    asylum(np.random.default_rng([SEED, 5]), src / "asylum", np.random.default_rng([SEED, 15]))
     border(np.random.default_rng([SEED, 6]), src / "border")
     deaths(np.random.default_rng([SEED, 7]), src / "missing_migrants")
     with (src / "census" / "persons.csv").open(encoding="utf-8") as handle:

@@ -26,7 +26,8 @@ Variants, each run as ``/usr/bin/time -v python fourway.py --variant V``:
   columns and one ``groupby`` per tabulation.
 
 Each writes its numbers as a long table (tabulation, three key columns,
-value); the driver checks that the four agree (same cells, values to 1e-9
+value) and its times (the imports of the modules it needs, then the
+computation); the driver checks that the four agree (same cells, values to 1e-9
 relative) and prints wall time and peak resident memory from
 ``/usr/bin/time -v``.
 """
@@ -220,8 +221,22 @@ def run_pandas(data: Path) -> Any:
 # --------------------------------------------------------------------------- driver
 
 
+#: The modules each variant imports (timed apart from the work).
+IMPORTS = {
+    "mp-pandas": ("pandas", "migprofile.compute"),
+    "mp-duckdb": ("pandas", "migprofile.compute", "migprofile.compute.engine_duckdb"),
+    "sql": ("pandas", "duckdb"),
+    "pandas": ("pandas", "numpy", "pyarrow.parquet"),
+}
+
+
 def child(variant: str, data: Path, result: Path) -> None:
+    import importlib
+
     start = time.perf_counter()
+    for module in IMPORTS[variant]:
+        importlib.import_module(module)
+    imported = time.perf_counter()
     if variant == "mp-pandas":
         table = run_migprofile(data, "pandas")
     elif variant == "mp-duckdb":
@@ -230,10 +245,11 @@ def child(variant: str, data: Path, result: Path) -> None:
         table = run_sql(data)
     else:
         table = run_pandas(data)
-    seconds = time.perf_counter() - start
+    done = time.perf_counter()
     table = table[["tab", *KEYS, "value"]].sort_values(["tab", *KEYS], ignore_index=True)
     table.to_parquet(result, index=False)
-    result.with_suffix(".json").write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
+    times = {"seconds": done - start, "imports": imported - start, "compute": done - imported}
+    result.with_suffix(".json").write_text(json.dumps(times), encoding="utf-8")
 
 
 def _time_v(text: str) -> tuple[float, float]:
@@ -301,9 +317,11 @@ def main() -> None:
             if done.returncode:
                 raise SystemExit(f"{v} failed:\n{done.stderr}")
             wall, rss = _time_v(done.stderr)
-            inner = json.loads((out / f"{v}.json").read_text(encoding="utf-8"))["seconds"]
+            times = json.loads((out / f"{v}.json").read_text(encoding="utf-8"))
+            inner = times["seconds"]
             rows.append((run, v, wall, inner, rss))
-            print(f"run {run} {v:10} wall {wall:7.2f} s  (work {inner:6.2f} s)  "
+            print(f"run {run} {v:10} wall {wall:7.2f} s  (work {inner:6.2f} s = imports "
+                  f"{times['imports']:5.2f} s + compute {times['compute']:5.2f} s)  "
                   f"peak {rss:8.0f} MB", flush=True)  # fmt: skip
         if "sql" in variants:
             print(compare(out, variants), flush=True)

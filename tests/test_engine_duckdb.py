@@ -321,6 +321,97 @@ def test_catalogue_indicators_through_compute() -> None:
         pd.testing.assert_frame_equal(expected, got, check_dtype=False, rtol=REL)
 
 
+def _scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements of DuckDB runs that read the data (the ``__mp_src`` views)."""
+    from migprofile.compute import engine_duckdb
+
+    seen: list[str] = []
+    fetch, run_sql = engine_duckdb._Run.fetch, engine_duckdb._Run.run_sql
+
+    def spy_fetch(self: Any, sql: str, params: Sequence[object] = ()) -> Any:
+        seen.append(sql)
+        return fetch(self, sql, params)
+
+    def spy_run(self: Any, sql: str, params: Sequence[object] = ()) -> None:
+        seen.append(sql)
+        run_sql(self, sql, params)
+
+    monkeypatch.setattr(engine_duckdb._Run, "fetch", spy_fetch)
+    monkeypatch.setattr(engine_duckdb._Run, "run_sql", spy_run)
+    return seen
+
+
+def _reads_data(sql: str) -> bool:
+    return re.search(r"FROM __mp_src(pos)?\b", sql) is not None and not sql.startswith(
+        "CREATE TEMP VIEW"
+    )
+
+
+@pytest.mark.parametrize("name", ["census", "jk1", "records_are_units", "two_stage_fpc"])
+def test_mapped_breakdowns_coded_after_the_aggregation(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # several raw values per code (age groups), two mappings of one column,
+    # missing values and _U in mapped and unmapped columns, the same sum asked
+    # twice; without sums per unit the records are grouped by their raw
+    # values in the one main scan and coded afterwards
+    design, frame = _design_data(name)
+    frame = frame.copy()
+    ages = frame["api00"].where(frame["api00"] % 7 != 0)  # some missing
+    frame["age"] = ages.to_numpy(dtype=np.float64) // 10
+    groups = Breakdown.of("age", {a: f"Y{int(a) // 10}" for a in range(0, 100)}, name="ageg")
+    broad = Breakdown.of("age", {a: "A" if a < 60 else "B" for a in range(0, 100)}, name="broad")
+    specs: list[dict[str, Any]] = [
+        {"kind": "count", "by": ["stype", groups], "label": "c1"},
+        {"kind": "count", "by": ["stype", groups], "where": "enroll > 300", "label": "c2"},
+        {"kind": "total", "y": "enroll", "by": [groups, broad, "band"], "label": "t"},
+        {"kind": "share", "y": "sch_wide == 'Yes'", "by": [broad, "stype"], "label": "s"},
+        {"kind": "mean", "y": "score", "by": LEVEL, "label": "m"},
+        {"kind": "quantile", "y": "api00", "prob": 0.5, "by": groups, "label": "q"},
+    ]
+    plan = make_plan(_requests(frame, specs), design)
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path, index=False)
+    expected = PandasEngine().run(plan, frame)
+    seen = _scans(monkeypatch)
+    got = DuckDBEngine(threads=2).run(plan, path)
+    assert_same_sums(expected, got)
+    assert_same_table(_table(plan, expected), _table(plan, got))
+    assert not any("list(DISTINCT" in sql for sql in seen)  # no scan for the values
+    main = [sql for sql in seen if sql.startswith("CREATE TEMP TABLE __mp_agg")]
+    assert len(main) == 1 and "__mp_lk" not in main[0]  # raw values, no lookup join
+
+
+def test_sums_per_unit_still_code_the_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Taylor designs with sampling units sum per cell x unit: the records are
+    # coded (lookup joins) before the aggregation, as before
+    plan, frame = _plan("cluster")
+    seen = _scans(monkeypatch)
+    assert_same_sums(PandasEngine().run(plan, frame), DuckDBEngine().run(plan, frame))
+    assert any("list(DISTINCT" in sql for sql in seen)
+    assert any("LEFT JOIN __mp_lk" in sql for sql in seen)
+    assert not any(sql.startswith("CREATE TEMP TABLE __mp_agg") for sql in seen)
+
+
+@pytest.mark.parametrize("name", ["census", "cluster", "jk1", "records_are_units"])
+def test_progress_counts_every_query_step(name: str) -> None:
+    plan, frame = _plan(name)
+    calls: list[tuple[int, int | None]] = []
+    DuckDBEngine(progress=lambda done, total: calls.append((done, total))).run(plan, frame)
+    # one step per planned query: 0, 1, ..., total, the total never revised
+    total = calls[0][1]
+    assert total is not None
+    assert calls == [(done, total) for done in range(total + 1)]
+
+
+def test_a_census_plan_reads_the_data_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the profile (number of records, design checks) and the main scan
+    plan, frame = _plan("census", [s for s in REQUESTS if s["kind"] != "quantile"])
+    seen = _scans(monkeypatch)
+    assert_same_sums(PandasEngine().run(plan, frame), DuckDBEngine().run(plan, frame))
+    assert len([sql for sql in seen if _reads_data(sql)]) == 2
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -13,15 +13,18 @@ order.
 Everything that touches records runs in DuckDB: the domains (rendered by
 :func:`~migprofile.catalog.filters.to_sql`, SQL three-valued logic, every
 value a bound parameter), the measure columns ``weight x 1[domain] x value``,
-the cell of each record (each breakdown column is joined to a small lookup
-table of its distinct values, which carries the codelist mapping), the
-per-(cell, unit) sums, the design's structure over the full data, the
-replicate-weight sums (one ``SUM`` per measure and replicate) and the
-replicate-weight patterns. All groupings computed from the data are
-aggregated in one scan with ``GROUPING SETS``. Only small aggregated tables
-reach pandas, where the cell codes, stage tables and coarser groupings are
-derived with the pandas engine's own functions, so that both engines follow
-one set of rules (sorting, the ``_U`` cell, unmapped codes, fpc checks).
+the per-cell (or per-(cell, unit)) sums, the design's structure over the full
+data, the replicate-weight sums (one ``SUM`` per measure and replicate) and
+the replicate-weight patterns. All groupings computed from the data are
+aggregated in one scan with ``GROUPING SETS``: by the raw values of the
+breakdown columns, whose distinct values (few) are then coded, with the
+codelist mappings, and the aggregated rows summed again per cell; only sums
+per cell x unit (Taylor designs with sampling units) code the records first,
+by joins with small lookup tables of the distinct values. Only small
+aggregated tables reach pandas, where the cell codes, stage tables and
+coarser groupings are derived with the pandas engine's own functions, so
+that both engines follow one set of rules (sorting, the ``_U`` cell,
+unmapped codes, fpc checks).
 
 Exceptions to "only small tables" are those of the engine contract itself:
 quantile row requests return the domain's records, and a Taylor design whose
@@ -480,8 +483,6 @@ class _Run:
         bases = plan.bases()
         base_ids = [gi for gi in range(len(plan.groupings)) if bases[gi] == gi]
         comps = self.components_of(base_ids)
-        self.lookups()
-        self.progress.step()
 
         stages = self.stages
         deepest = len(stages[-1].units) if stages else n
@@ -489,7 +490,15 @@ class _Run:
             not (design is not None and design.psu) or deepest == n
         )
         self.n_units = deepest
-        main = self.main_query(base_ids, comps)
+        if variance == "taylor" and not self.rows_are_units:
+            # sums per cell x unit: the records need their codes (joins with
+            # lookup tables of the distinct values, found by a first scan)
+            self.lookups()
+            self.progress.step()
+            main = self.main_query(base_ids, comps)
+        else:
+            # sums per raw breakdown values, coded afterwards on the small result
+            main = self.main_query_raw(base_ids, comps)
         self.progress.step()
         records = None
         if variance == "taylor" and self.rows_are_units:
@@ -941,21 +950,29 @@ class _Run:
 
     # ------------------------------------------------------------------ breakdowns
 
-    def lookups(self) -> None:
+    def lookups(self, distinct_sql: Sequence[str] | None = None) -> None:
         """For each breakdown column, the table of its distinct values with the
         code of every component (column x mapping) using it, computed by the
-        pandas engine's rules on the distinct values (one scan for all)."""
+        pandas engine's rules on the distinct values. The values come from one
+        scan of the data for all columns, or, when given, from
+        ``distinct_sql`` (per column, a query of its distinct values as
+        ``c0``, on a small aggregated table)."""
         columns = list(dict.fromkeys(c.column for c in self.components))
         if not columns:
             return
-        lists = ", ".join(f"list(DISTINCT {_q(c)}) AS l{i}" for i, c in enumerate(columns))
-        self.run_sql(f"CREATE TEMP TABLE {_PREFIX}dv AS SELECT {lists} FROM {_PREFIX}src")  # noqa: S608
+        if distinct_sql is None:
+            lists = ", ".join(f"list(DISTINCT {_q(c)}) AS l{i}" for i, c in enumerate(columns))
+            self.run_sql(
+                f"CREATE TEMP TABLE {_PREFIX}dv AS SELECT {lists} FROM {_PREFIX}src"  # noqa: S608
+            )
         for i, col in enumerate(columns):
             distinct = f"{_PREFIX}dv{i}"
-            self.run_sql(
-                f"CREATE TEMP TABLE {distinct} AS SELECT unnest(l{i}) AS c0 "  # noqa: S608
-                f"FROM {_PREFIX}dv"
+            select = (
+                f"SELECT unnest(l{i}) AS c0 FROM {_PREFIX}dv"  # noqa: S608
+                if distinct_sql is None
+                else distinct_sql[i]
             )
+            self.run_sql(f"CREATE TEMP TABLE {distinct} AS {select}")
             table = self.fetch(f"SELECT c0 FROM {distinct} ORDER BY rowid")  # noqa: S608
             values = self.to_pandas(table, "c0", col)
             codes: dict[str, npt.NDArray[Any]] = {}
@@ -997,12 +1014,15 @@ class _Run:
         reps: Sequence[str] = (),
         row_request: int | None = None,
         measures: bool = True,
+        raw: bool = False,
     ) -> tuple[str, list[object]]:
-        """A subquery with one row per record: the component codes ``k<i>``,
-        the unit ``__u``, the weight ``__w``, every measure unweighted
-        (``u<j>``) and weighted (``t<j>``), ``__act`` (the record has a
-        non-zero measure), replicate weights ``r<i>``, ``__pos``, and for a
-        row request its flag ``__sel`` and value ``__val``."""
+        """A subquery with one row per record: the component codes ``k<i>``
+        (``raw``: instead, the breakdown columns' values ``b<i>``, one per
+        column, in order of first use by ``comps``), the unit ``__u``, the
+        weight ``__w``, every measure unweighted (``u<j>``) and weighted
+        (``t<j>``), ``__act`` (the record has a non-zero measure), replicate
+        weights ``r<i>``, ``__pos``, and for a row request its flag ``__sel``
+        and value ``__val``."""
         plan = self.plan
         inner: list[str] = []
         params: list[object] = []
@@ -1043,6 +1063,9 @@ class _Run:
         mid: list[str] = []
         joins: list[str] = []
         for i, col in enumerate(columns):
+            if raw:
+                mid.append(f"i.b{i}")
+                continue
             alias = f"l{i}"
             joins.append(
                 f"LEFT JOIN {self.lookup_names[col]} {alias} ON i.b{i} IS NOT DISTINCT FROM "
@@ -1072,7 +1095,9 @@ class _Run:
             return mid_sql, params
         weighted: list[str] = []
         for j, m in enumerate(plan.measures):
-            if m.weighted:
+            if self.unit_weight:  # every weight is 1: t = u
+                weighted.append(f"m.u{j} AS t{j}")
+            elif m.weighted:
                 weighted.append(f"m.u{j} * m.__w AS t{j}")
             else:  # a record of weight 0 is not part of the sample: not counted
                 weighted.append(
@@ -1148,14 +1173,44 @@ class _Run:
             out.append(part)
         return out
 
+    @property
+    def unit_weight(self) -> bool:
+        """Every record has weight 1 (no weights column, no derived weight)."""
+        return not self.weight_joined and self.weight_sql == "CAST(1.0 AS DOUBLE)"
+
+    def measure_firsts(self) -> list[int]:
+        """For each measure, the first measure whose summed column ``t<j>`` is
+        the same expression (same domain, value and weighting): its sum is
+        computed once."""
+        seen: dict[tuple[str, tuple[str, ...], str], int] = {}
+        out: list[int] = []
+        for j, m in enumerate(self.plan.measures):
+            text, values = self.measure_case(m)
+            kind = "1" if self.unit_weight else ("w" if m.weighted else "c")
+            key = (text, tuple(f"{type(v).__name__}:{v!r}" for v in values), kind)
+            out.append(seen.setdefault(key, j))
+        return out
+
+    def aggregates(self, firsts: Sequence[int]) -> list[str]:
+        """The main query's aggregates of the records: the sums of the measures
+        (``s<j>``), whether a group has an active record (``__any``), the
+        replicate sums (``q<j>_<i>``)."""
+        out = [f"SUM(t{f}) AS s{j}" for j, f in enumerate(firsts)]
+        if self.variance != "none":
+            out.append("bool_or(__act) AS __any")
+        for j, m in enumerate(self.plan.measures):
+            if m.weighted:
+                # a<j>: u<j> on active records, 0 elsewhere (cheaper than FILTER)
+                out += [f"SUM(a{j} * r{i}) AS q{j}_{i}" for i in range(len(self.rep_columns))]
+        return out
+
     def main_query(
         self, base_ids: Sequence[int], comps: Mapping[int, tuple[int, ...]]
     ) -> dict[int, Any]:
-        """One scan for every grouping computed from the data: per cell (and
-        per unit, for Taylor designs whose units are not records) the sums of
-        the measures (``s<j>``), whether a record is active (``__any``), and
-        the replicate sums (``q<j>_<i>``)."""
-        plan = self.plan
+        """One scan for every grouping computed from the data, per cell and
+        unit (Taylor designs whose units are not records; the records are
+        coded by joins with the lookup tables): the sums of the measures
+        (``s<j>``) and whether a record is active (``__any``)."""
         by_unit = self.variance == "taylor" and not self.rows_are_units
         all_comps = sorted({c for g in base_ids for c in comps[g]})
         sub, params = self.records(comps=all_comps, unit=by_unit, reps=self.rep_columns)
@@ -1164,17 +1219,101 @@ class _Run:
             (*(f"k{c}" for c in dict.fromkeys(comps[gi])), *(["__u"] if by_unit else []))
             for gi in base_ids
         ]
-        aggregates = [f"SUM(t{j}) AS s{j}" for j in range(len(plan.measures))]
-        if self.variance != "none":
-            aggregates.append("bool_or(__act) AS __any")
-        for j, m in enumerate(plan.measures):
-            if m.weighted:
-                # a<j>: u<j> on active records, 0 elsewhere (cheaper than FILTER)
-                aggregates += [
-                    f"SUM(a{j} * r{i}) AS q{j}_{i}" for i in range(len(self.rep_columns))
-                ]
+        aggregates = self.aggregates(self.measure_firsts())
         parts = self.grouped(sub, params, keys, sets, aggregates)
         return dict(zip(base_ids, parts, strict=True))
+
+    def main_query_raw(
+        self, base_ids: Sequence[int], comps: Mapping[int, tuple[int, ...]]
+    ) -> dict[int, Any]:
+        """One scan for every grouping computed from the data (when the sums
+        are per cell, not per unit): the records are grouped by the raw values
+        of the breakdown columns (``GROUPING SETS``, into the small table
+        ``__mp_agg``), with no lookup join and no separate scan for the
+        distinct values; these come from the aggregated table, are coded
+        (mappings, ``_U``) by :meth:`lookups`, and the aggregated rows are
+        summed again per cell. The result: per grouping, one row per cell with
+        its component codes ``k<c>`` and the aggregates of :meth:`aggregates`."""
+        all_comps = sorted({c for g in base_ids for c in comps[g]})
+        columns = list(dict.fromkeys(self.components[c].column for c in all_comps))
+        position = {col: i for i, col in enumerate(columns)}
+        sub, params = self.records(comps=all_comps, reps=self.rep_columns, raw=True)
+        keys = [f"b{i}" for i in range(len(columns))]
+        raw_sets = {
+            gi: tuple(sorted({position[self.components[c].column] for c in comps[gi]}))
+            for gi in base_ids
+        }
+        distinct = list(dict.fromkeys(raw_sets.values()))
+        firsts = self.measure_firsts()
+        # each distinct sum once (the rest of the aggregates as the main query's)
+        aggregates = [f"SUM(t{j}) AS s{j}" for j in sorted(set(firsts))]
+        aggregates += self.aggregates(firsts)[len(firsts):]
+        select = list(keys)
+        several = len(distinct) > 1
+        if several:
+            select.insert(0, f"GROUPING({', '.join(keys)}) AS __gid")
+            group = "GROUP BY GROUPING SETS (" + ", ".join(
+                "(" + ", ".join(keys[i] for i in st) + ")" for st in distinct
+            ) + ")"
+        elif distinct[0]:
+            group = "GROUP BY " + ", ".join(keys[i] for i in distinct[0])
+        else:
+            group = ""
+        agg = f"{_PREFIX}agg"
+        self.run_sql(
+            f"CREATE TEMP TABLE {agg} AS SELECT {', '.join([*select, *aggregates])} "  # noqa: S608
+            f"FROM ({sub}) r {group}",
+            params,
+        )
+
+        def mask(st: tuple[int, ...]) -> int:
+            # GROUPING(): one bit per key, the first the highest, set when the
+            # key is not grouped by
+            return sum(1 << (len(keys) - 1 - k) for k in range(len(keys)) if k not in st)
+
+        def rows_of(sets: Sequence[tuple[int, ...]]) -> str:
+            if not several:
+                return "TRUE"
+            return f"__gid IN ({', '.join(str(mask(st)) for st in sets)})"
+
+        self.lookups(
+            [
+                f"SELECT DISTINCT b{i} AS c0 FROM {agg} "  # noqa: S608
+                f"WHERE {rows_of([st for st in distinct if i in st])}"
+                for i in range(len(columns))
+            ]
+        )
+        self.progress.step()
+        # the sums again, per cell: the aggregated rows joined to the codes
+        again = [
+            f"SUM(s{firsts[j]}) AS s{j}" for j in range(len(self.plan.measures))
+        ]
+        if self.variance != "none":
+            again.append("bool_or(__any) AS __any")
+        for j, m in enumerate(self.plan.measures):
+            if m.weighted:
+                again += [
+                    f"SUM(q{j}_{i}) AS q{j}_{i}" for i in range(len(self.rep_columns))
+                ]
+        out: dict[int, Any] = {}
+        for gi in base_ids:
+            own = list(dict.fromkeys(comps[gi]))
+            used = list(dict.fromkeys(position[self.components[c].column] for c in own))
+            joins = " ".join(
+                f"LEFT JOIN {self.lookup_names[columns[i]]} l{i} "
+                f"ON a.b{i} IS NOT DISTINCT FROM l{i}.c0"
+                for i in used
+            )
+            codes = [f"l{position[self.components[c].column]}.k{c} AS k{c}" for c in own]
+            group_by = f"GROUP BY {', '.join(f'k{c}' for c in own)}" if own else ""
+            part = self.fetch(
+                f"SELECT {', '.join([*codes, *again])} FROM {agg} a {joins} "  # noqa: S608
+                f"WHERE {rows_of([raw_sets[gi]])} {group_by}"
+            )
+            if not own and self.n == 0:  # the total of no record: no cell
+                part = part.slice(0, 0)
+            out[gi] = part
+        return out
 
     def record_units(
         self, base_ids: Sequence[int], comps: Mapping[int, tuple[int, ...]]

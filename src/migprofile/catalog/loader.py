@@ -28,7 +28,6 @@ from typing import Any, Literal, TypeAlias, TypeVar, cast
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from migprofile import units
 from migprofile._resources import bundled_dirs
 from migprofile.catalog import filters as flt
 from migprofile.catalog.filters import parse_filter
@@ -507,6 +506,8 @@ class _Checker:
         return self.problems
 
     def _unit(self, kind: str, id: str, unit: str) -> None:
+        from migprofile import units  # pint loads on first use, not on import
+
         try:
             units.parse_unit(unit)
         except units.UnitError as exc:

@@ -29,7 +29,6 @@ from pydantic import (
     model_validator,
 )
 
-from migprofile import units
 from migprofile.catalog.filters import Expr, parse_filter
 from migprofile.errors import UnknownCodeError
 
@@ -656,6 +655,8 @@ class Indicator(_Model):
     @field_validator("unit")
     @classmethod
     def _unit(cls, value: str, info: ValidationInfo) -> str:
+        from migprofile import units  # pint loads on first use, not on import
+
         measure = info.data.get("measure")
         if measure is None:  # the measure itself is invalid; reported on its own
             return value

@@ -46,7 +46,6 @@ from typing import Any, Final
 
 import pandas as pd
 
-from migprofile import units
 from migprofile.errors import MigprofileError
 from migprofile.profile._io import write_atomically
 from migprofile.profile.model import Profile, ProfileTable
@@ -140,6 +139,8 @@ def sdmx_columns(profile: Profile) -> tuple[str, ...]:
 
 
 def _unit_attributes(unit: str, table: ProfileTable) -> tuple[str, str]:
+    from migprofile import units
+
     try:
         return units.sdmx_unit_measure(unit), str(units.unit_multiplier(unit))
     except units.UnitError as exc:

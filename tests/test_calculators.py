@@ -618,6 +618,12 @@ def test_first_permits_reason_distribution(catalog: mp.Catalog) -> None:
     assert _value(rolled, reason_migration="WORK") == pytest.approx(50.0)
     assert _value(rolled, reason_migration="_U") == pytest.approx(25.0)
     assert rolled["value"].sum() == pytest.approx(100.0)
+    # no permit at all (only immigration events): no row, and no error when
+    # the breakdown names the calculator's own dimension
+    others = {"events": EVENTS[EVENTS["event_type"] != "FIRST_PERMIT"]}
+    none = mp.compute(others, "FIRST_PERMITS_REASON_DIST", by=["reason_migration"],
+                      params=PARAMS, catalog=catalog)  # fmt: skip
+    assert none.empty
 
 
 TESTED = {

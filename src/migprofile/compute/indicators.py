@@ -18,8 +18,9 @@ import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from statistics import NormalDist
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -98,11 +99,72 @@ def parse_breakdown(text: str, catalog: Catalog) -> tuple[str, str | None]:
     return dimension, level or None
 
 
-def _add_breakdown_column(
-    frame: pd.DataFrame, by: _By, catalog: Catalog
-) -> tuple[pd.DataFrame, Breakdown]:
-    """The frame with the column a breakdown groups by, and the breakdown."""
-    if by.dimension not in frame.columns:
+# A harmonised table: a DataFrame, or the path of a Parquet file (a table of
+# a ScannedDataset), which is never loaded: its columns come from the schema
+# and breakdowns are mappings the engine applies.
+Table: TypeAlias = "pd.DataFrame | str"
+
+#: Ages a numeric breakdown of a file table maps, beside the values found in it.
+_FILE_AGES = range(0, 151)
+
+
+def _is_file(table: object) -> bool:
+    return isinstance(table, str | PurePath)
+
+
+def _columns_of(table: Table) -> list[str]:
+    """The column names of a table (a file's from its Parquet schema)."""
+    if isinstance(table, pd.DataFrame):
+        return [str(c) for c in table.columns]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    return [str(n) for n in pq.read_schema(str(table)).names]
+
+
+def _with_one(table: Table) -> Table:
+    """The table with the constant column compute's shares and counts use; a
+    file table must carry it (scan_source writes it)."""
+    if isinstance(table, pd.DataFrame):
+        return table.assign(**{_ONE: 1.0})
+    if _ONE not in _columns_of(table):
+        raise ComputeError(
+            f"the table file {table} has no {_ONE!r} column (1.0); tables written by "
+            "migprofile.scan_source have it"
+        )
+    return table
+
+
+def _file_values(path: str, column: str) -> list[Any]:
+    """The distinct values of one column of a Parquet file, read batch by batch."""
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
+
+    found: set[Any] = set()
+    for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=1 << 20):
+        found.update(pc.unique(batch.column(0)).to_pylist())
+    return [v for v in found if v is not None and not (isinstance(v, float) and v != v)]
+
+
+def _file_weights_are_one(path: str, column: str) -> bool:
+    """Whether every weight of a Parquet file is 1 or missing, read batch by batch."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=1 << 20):
+        values = batch.column(0)
+        ok = pc.or_kleene(pc.equal(values, 1), pc.is_null(values, nan_is_null=True))
+        if not pc.all(pc.fill_null(ok, True)).as_py():
+            return False
+    return True
+
+
+def _add_breakdown_column(frame: Table, by: _By, catalog: Catalog) -> tuple[Table, Breakdown]:
+    """The frame with the column a breakdown groups by, and the breakdown.
+
+    A file table is left as it is: a breakdown at a level becomes a mapping
+    of the column's values that the engine applies (for a numeric dimension,
+    every age 0..150 and every value found in the file, to its group)."""
+    if by.dimension not in _columns_of(frame):
         raise ComputeError(f"breakdown {by.dimension!r}: the data has no such column")
     if by.level is None:
         return frame, Breakdown(by.dimension, name=_output_name(by.dimension))
@@ -114,6 +176,14 @@ def _add_breakdown_column(
         groups = (
             codelist.sets[by.level] if by.level in codelist.sets else codelist.at_level(by.level)
         )
+        if not isinstance(frame, pd.DataFrame):
+            values = sorted(
+                {*(float(a) for a in _FILE_AGES), *_file_values(str(frame), by.dimension)}
+            )
+            ages = pd.Series(values, dtype="float64")
+            binned_values = bin_ages(ages, list(groups), outside="_X")
+            age_map = dict(zip(values, binned_values.tolist(), strict=True))
+            return frame, Breakdown.of(by.dimension, age_map, name=_output_name(by.dimension))
         # ages the groups do not cover (adults, for the MICS child groups) form
         # the cell _X; they are outside the indicators' domains in practice
         binned = bin_ages(frame[by.dimension], list(groups), outside="_X")
@@ -153,22 +223,25 @@ def _groupings(
     return out
 
 
-def _tables(data: Any) -> tuple[dict[str, pd.DataFrame], Any]:
+def _tables(data: Any) -> tuple[dict[str, Table], Any]:
     from migprofile.sources.read import Dataset
+    from migprofile.sources.scan import ScannedDataset
 
     if isinstance(data, Dataset):
+        return dict(data.tables), data
+    if isinstance(data, ScannedDataset):
         return dict(data.tables), data
     if isinstance(data, pd.DataFrame):
         return {"persons": data}, None
     if isinstance(data, Mapping):
         return {str(k): v for k, v in data.items()}, None
     raise TypeError(
-        "compute() takes a Dataset, a DataFrame (the persons table) or a mapping of "
-        f"table names to DataFrames, not {type(data).__name__}"
+        "compute() takes a Dataset, a ScannedDataset, a DataFrame (the persons table) or a "
+        f"mapping of table names to DataFrames, not {type(data).__name__}"
     )
 
 
-def _design_for(frame: pd.DataFrame, dataset: Any, design: Design | None) -> Design | None:
+def _design_for(frame: Table, dataset: Any, design: Design | None) -> Design | None:
     """The design of a table: given, declared by the source, or none.
 
     A source without a declared design is a complete enumeration (census,
@@ -181,8 +254,13 @@ def _design_for(frame: pd.DataFrame, dataset: Any, design: Design | None) -> Des
     if dataset is not None and dataset.design is not None:
         candidate = Design.from_spec(dataset.design)
         named = [c for c in dataset.design.columns() if c]
-        if all(c in frame.columns for c in named):
+        present = _columns_of(frame)
+        if all(c in present for c in named):
             return candidate
+    if not isinstance(frame, pd.DataFrame):
+        if "weight" not in _columns_of(frame) or _file_weights_are_one(str(frame), "weight"):
+            return None
+        return Design(weights="weight")
     if "weight" in frame.columns:
         weights = frame["weight"]
         if bool(((weights == 1) | weights.isna()).all()):
@@ -330,7 +408,7 @@ def _finish(
 
 def _cross_table(
     ind: Indicator,
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, Table],
     catalog: Catalog,
     groupings: Sequence[tuple[_By, ...]],
     where: Expr | None,
@@ -347,10 +425,11 @@ def _cross_table(
     parts = []
     for role, term in (("num", ind.numerator), ("den", ind.denominator)):
         table_name = catalog.table_of(term)
-        frame = tables[table_name].assign(**{_ONE: 1.0})
+        frame = _with_one(tables[table_name])
+        present = _columns_of(frame)
         requests = []
         for grouping in groupings:
-            usable = tuple(b for b in grouping if b.dimension in frame.columns)
+            usable = tuple(b for b in grouping if b.dimension in present)
             bys = []
             for b in usable:
                 frame, breakdown = _add_breakdown_column(frame, b, catalog)
@@ -417,7 +496,7 @@ def _cross_table(
 
 def _check_computable(
     ind: Indicator,
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, Table],
     catalog: Catalog,
     params: Mapping[str, object],
 ) -> None:
@@ -439,7 +518,7 @@ def _check_computable(
 class _Run:
     """What every indicator of one compute() call shares."""
 
-    tables: Mapping[str, pd.DataFrame]
+    tables: Mapping[str, Table]
     dataset: Any
     catalog: Catalog
     engine: str | Engine
@@ -572,7 +651,8 @@ def _derived(
             _input_params(ind, role, spec.shift, params),
         )
         if raw.empty:
-            columns = ["indicator", *keys, *over.values(), "value", "se", "n", "findings"]
+            names = ["indicator", *keys, *over.values(), "value", "se", "n", "findings"]
+            columns = list(dict.fromkeys(names))  # the "over" dimension may be a key too
             raw = pd.DataFrame(columns=columns)
         frame = raw[raw["indicator"] == input_id].copy()
         for col in [*keys, *over.values()]:
@@ -697,7 +777,7 @@ def _shared_pass(
     """The raw estimates of several tabulations of plain indicators of one
     table, sharing their parameters, from one aggregation plan (one scan)."""
     catalog = run.catalog
-    frame = run.tables[table_name].assign(**{_ONE: 1.0})
+    frame = _with_one(run.tables[table_name])
     columns: dict[_By, Breakdown] = {}
     requests: list[Request] = []
     for k, prep in group:
@@ -901,9 +981,10 @@ def compute(
 _SERIES_QUALIFIERS = ("origin", "sex", "unit")
 
 
-def _with_series_qualifiers(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _with_series_qualifiers(tables: dict[str, Table]) -> dict[str, Table]:
     series = tables.get("series")
-    if series is None:
+    if series is None or not isinstance(series, pd.DataFrame):
+        # a file table is not rewritten: its qualifiers are what the file holds
         return tables
     absent = [c for c in _SERIES_QUALIFIERS if c not in series.columns]
     if not absent:

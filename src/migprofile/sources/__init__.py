@@ -2,7 +2,8 @@
 
 ``read_source(mapping)`` reads a census, survey, register or published table
 through its mapping into a harmonised :class:`Dataset` whose reconciliation
-report accounts for every record.
+report accounts for every record; ``scan_source(mapping)`` does the same
+inside DuckDB, writing the tables as Parquet files (:class:`ScannedDataset`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from migprofile.sources.report import (
     TableReport,
     ValueCount,
 )
+from migprofile.sources.scan import ScannedDataset, ScanUnsupportedError, scan_source
 
 __all__ = [
     "ColumnMap",
@@ -43,6 +45,8 @@ __all__ = [
     "MappingError",
     "ReconciliationReport",
     "Rejection",
+    "ScanUnsupportedError",
+    "ScannedDataset",
     "SourceError",
     "SourceMapping",
     "TableMapping",
@@ -53,4 +57,5 @@ __all__ = [
     "load_mapping",
     "mapping_from_dict",
     "read_source",
+    "scan_source",
 ]

@@ -42,7 +42,14 @@ from migprofile.profile import (
     load_spec,
     validate_spec,
 )
-from migprofile.sources import Dataset, SourceError, iter_source, read_source
+from migprofile.sources import (
+    Dataset,
+    ScannedDataset,
+    SourceError,
+    iter_source,
+    read_source,
+    scan_source,
+)
 
 try:
     __version__ = version("migprofile")
@@ -70,6 +77,7 @@ __all__ = [
     "Population",
     "Problem",
     "ProfileSpec",
+    "ScannedDataset",
     "SourceError",
     "SpecError",
     "UnitError",
@@ -84,5 +92,6 @@ __all__ = [
     "load_spec",
     "parse_filter",
     "read_source",
+    "scan_source",
     "validate_spec",
 ]

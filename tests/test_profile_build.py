@@ -189,3 +189,30 @@ def test_conflicting_sdmx_observations_name_the_spec_and_tables(tmp_path: Path) 
         assert sdmx.count(",IMM_STOCK,MDA,2024,F,_Z,_Z,") == 1
     finally:
         spec.unlink()
+
+
+def test_scanned_sources_build_the_same_files(
+    built: tuple[Path, mp.profile.BuildResult], tmp_path: Path
+) -> None:
+    # scan: true harmonises the sources inside DuckDB (out of core) and
+    # computes with the DuckDB engine: the same profile, byte for byte.
+    out, _ = built
+    text = SPEC.read_text(encoding="utf-8")
+    text = text.replace(
+        "census: {mapping: ../census/mapping.yaml}",
+        "census: {mapping: ../census/mapping.yaml, scan: true}",
+    ).replace(
+        "lfs: {mapping: ../survey/mapping.yaml}",
+        "lfs: {mapping: ../survey/mapping.yaml, scan: true}",
+    )
+    spec = SPEC.parent / "_scan_spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    try:
+        build_profile(spec, tmp_path)
+    finally:
+        spec.unlink()
+    ours, theirs = _files(tmp_path), _files(out)
+    assert set(ours) == set(theirs)
+    different = sorted(name for name in ours if ours[name] != theirs[name])
+    # only the manifest differs: it records the spec file and its hash
+    assert different == ["manifest.json"]

@@ -266,9 +266,15 @@ def inspect(mapping: Path, strict: bool, params: tuple[str, ...], fmt: str) -> N
 @click.option("--where", default=None, help="Restrict to a domain (a filter).")
 @click.option(
     "--engine",
-    default="pandas",
-    show_default=True,
-    help="The engine that runs the aggregation: pandas, duckdb, dask or auto.",
+    default=None,
+    help="The engine that runs the aggregation: pandas, duckdb, dask or auto "
+    "(default: pandas, or duckdb with --scan).",
+)
+@click.option(
+    "--scan",
+    is_flag=True,
+    help="Harmonise the source inside DuckDB into Parquet files (scan_source) instead of "
+    "into memory: for sources larger than memory.",
 )
 @click.option(
     "--param",
@@ -295,17 +301,21 @@ def compute_(
     params: tuple[str, ...],
     fmt: str,
     out: Path | None,
-    engine: str,
+    engine: str | None,
+    scan: bool,
 ) -> None:
     """Read a source through its MAPPING and compute indicators on it."""
     import pandas as pd
 
     from migprofile.compute.indicators import compute
-    from migprofile.sources import MappingError, SourceError, read_source
+    from migprofile.sources import MappingError, SourceError, read_source, scan_source
 
     values = _parse_params(params)
+    engine = engine or ("duckdb" if scan else "pandas")
     try:
-        dataset = read_source(mapping, params=values)
+        dataset = (
+            scan_source(mapping, params=values) if scan else read_source(mapping, params=values)
+        )
         table = compute(
             dataset,
             list(indicators),

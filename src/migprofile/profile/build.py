@@ -307,7 +307,8 @@ def _run_source(
     """Compute every job of one source together (:func:`compute_many`: one
     aggregation plan per table and parameter set); returns a table or a gap's
     reason (translation key and values) per job, by position in ``jobs``."""
-    chosen = engine or spec.sources[jobs[0].source].engine or "pandas"
+    ref = spec.sources[jobs[0].source]
+    chosen = engine or ref.engine or ("duckdb" if ref.scan else "pandas")
     # Published aggregates (the series table) are public already: their n
     # counts table rows, not respondents, so small-count suppression does not
     # apply to them; confidentiality flags they carry pass through.
@@ -385,6 +386,7 @@ def build_profile(
     from migprofile import __version__
     from migprofile.profile.i18n import load_labels
     from migprofile.sources.read import read_source
+    from migprofile.sources.scan import scan_source
 
     spec = validate_spec(spec)
     langs = tuple(languages) if languages else spec.languages
@@ -417,7 +419,7 @@ def build_profile(
     for key, ref in spec.sources.items():
         path = spec.resolve(ref.mapping)
         try:
-            ds = read_source(path)
+            ds = scan_source(path) if ref.scan else read_source(path)
         except MigprofileError as exc:
             raise BuildError(f"{spec.path}: source {key!r} ({ref.mapping}): {exc}") from exc
         datasets[key] = ds

@@ -79,10 +79,14 @@ class _Model(BaseModel):
 
 
 class SourceRef(_Model):
-    """A source of the profile: its mapping file and, optionally, the engine."""
+    """A source of the profile: its mapping file and, optionally, the engine.
+    ``scan: true`` harmonises the source inside DuckDB into Parquet files
+    (:func:`migprofile.sources.scan_source`) instead of into memory: for
+    sources larger than memory, computed then with the DuckDB engine."""
 
     mapping: str
     engine: str | None = None
+    scan: bool = False
 
 
 class IndicatorItem(_Model):

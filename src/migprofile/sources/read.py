@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import Generic, TypeVar
 
 import pandas as pd
 
@@ -65,19 +66,19 @@ class SourceError(ValueError, MigprofileError):
         super().__init__(f"{headline}\n{report.to_text()}")
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """A harmonised dataset: its tables, the mapping and catalogue that made
-    them, the provenance of its files and the reconciliation report."""
+T = TypeVar("T")
 
-    tables: Mapping[str, pd.DataFrame]
+
+class HarmonisedTables(Generic[T]):
+    """What a harmonised dataset offers whatever holds its tables (data frames
+    in memory, or Parquet files for :func:`~migprofile.sources.scan_source`):
+    the main table, the source id, the declared design, tables by name."""
+
+    tables: Mapping[str, T]
     mapping: SourceMapping
-    catalog: Catalog = field(repr=False)
-    report: ReconciliationReport = field(repr=False)
-    provenance: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> T:
         """The main table: persons when there is one, else the only/first table."""
         if "persons" in self.tables:
             return self.tables["persons"]
@@ -92,7 +93,7 @@ class Dataset:
         """The sample design the mapping declares (``None`` for a census or register)."""
         return self.mapping.design
 
-    def __getitem__(self, table: str) -> pd.DataFrame:
+    def __getitem__(self, table: str) -> T:
         try:
             return self.tables[table]
         except KeyError:
@@ -102,6 +103,18 @@ class Dataset:
 
     def __contains__(self, table: object) -> bool:
         return table in self.tables
+
+
+@dataclass(frozen=True)
+class Dataset(HarmonisedTables[pd.DataFrame]):
+    """A harmonised dataset: its tables, the mapping and catalogue that made
+    them, the provenance of its files and the reconciliation report."""
+
+    tables: Mapping[str, pd.DataFrame]
+    mapping: SourceMapping
+    catalog: Catalog = field(repr=False)
+    report: ReconciliationReport = field(repr=False)
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ the mapping vs the catalogue

@@ -71,8 +71,9 @@ from migprofile.catalog.loader import Catalog
 from migprofile.catalog.models import Codelist, Crosswalk
 from migprofile.errors import MigprofileError
 from migprofile.sources.harmonise import _FALSE, _TRUE, _unknown_code, source_text
-from migprofile.sources.mapping import DesignSpec, SourceMapping, TableMapping, load_mapping
+from migprofile.sources.mapping import SourceMapping, TableMapping, load_mapping
 from migprofile.sources.read import (
+    HarmonisedTables,
     SourceError,
     _column_findings,
     _context,
@@ -125,7 +126,7 @@ class ScanUnsupportedError(ValueError, MigprofileError):
 
 
 @dataclass(frozen=True)
-class ScannedDataset:
+class ScannedDataset(HarmonisedTables[str]):
     """A harmonised dataset as Parquet files: ``tables`` maps each table name
     to its file's path. Holds the mapping, the catalogue, the reconciliation
     report and the provenance, like :class:`~migprofile.sources.read.Dataset`.
@@ -139,33 +140,6 @@ class ScannedDataset:
     provenance: Mapping[str, str] = field(default_factory=dict)
     folder: Path = Path(".")
     _keep: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def frame(self) -> str:
-        """The main table's file: persons when there is one, else the first."""
-        if "persons" in self.tables:
-            return self.tables["persons"]
-        return next(iter(self.tables.values()))
-
-    @property
-    def source(self) -> str:
-        return self.mapping.id
-
-    @property
-    def design(self) -> DesignSpec | None:
-        """The sample design the mapping declares (``None`` for a census or register)."""
-        return self.mapping.design
-
-    def __getitem__(self, table: str) -> str:
-        try:
-            return self.tables[table]
-        except KeyError:
-            raise KeyError(
-                f"source {self.mapping.id!r} has no table {table!r}; it has {sorted(self.tables)}"
-            ) from None
-
-    def __contains__(self, table: object) -> bool:
-        return table in self.tables
 
     def columns(self, table: str) -> tuple[str, ...]:
         """The column names of a table, from its Parquet schema."""

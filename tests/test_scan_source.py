@@ -278,3 +278,48 @@ def test_a_file_table_without_the_constant_column_is_refused(tmp_path: Path) -> 
     bare = dataclasses.replace(scanned, tables={**scanned.tables, "persons": str(path)})
     with pytest.raises(mp.ComputeError, match="_one"):
         mp.compute(bare, ["FOREIGN_CIT_SHARE"], by=["sex"], engine="duckdb")
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_parent_location_with_a_line_held_twice(tmp_path: Path, keyed: bool) -> None:
+    # The fixture census with its H2 line 1 (the mother of H2 line 3) also on
+    # the absent roster: the line is held twice, so the child's mother_loc is
+    # missing (a broken pointer), as in read_source; H1's mother abroad and
+    # H3's pointer at no member stay as they are. With the keys declared the
+    # duplicate is an error in both readers, with the same report.
+    mapping, folder = load_mapping(MAPPINGS["fixture:census"])
+    data = mapping.model_dump(mode="python", exclude_none=True)
+    for name in ("households", "persons", "absent"):
+        text = (folder / f"{name}.csv").read_text(encoding="utf-8")
+        if name == "absent":
+            text = text.rstrip("\n") + "\nH2,1,2,38,ITA,12\n"
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+    for tm in data["tables"].values():
+        for spec in tm["files"]:
+            spec["path"] = str(tmp_path / spec["path"])
+        if not keyed:
+            tm.pop("key", None)
+    data["catalog"] = [str(folder / c) for c in data["catalog"]]
+    twice = mapping_from_dict(data)
+    if keyed:
+        with pytest.raises(SourceError) as read_exc:
+            mp.read_source(twice)
+        with pytest.raises(SourceError) as scan_exc:
+            scan_source(twice, out_dir=tmp_path / "out")
+        expected, got = read_exc.value.report, scan_exc.value.report
+        assert "duplicate_key" in {f.code for f in got.findings}
+        assert sorted(map(str, got.findings)) == sorted(map(str, expected.findings))
+        return
+    read = mp.read_source(twice)
+    scanned = scan_source(twice, out_dir=tmp_path / "out")
+    persons = scanned.read("persons").drop(columns="_one")
+    pd.testing.assert_frame_equal(_normal(read["persons"]), _normal(persons), check_dtype=False)
+    child = persons[(persons["hh_id"] == "H2") & (persons["line_no"] == 3)]
+    assert child["mother_loc"].isna().all()
+    assert set(persons["mother_loc"].dropna()) == {"ABROAD"}
+    assert set(persons["father_loc"].dropna()) == {"HOUSEHOLD"}
+    broken = [f for f in scanned.report.findings if f.code == "broken_parent_pointer"]
+    assert broken and broken == [
+        f for f in read.report.findings if f.code == "broken_parent_pointer"
+    ]
+    assert sorted(map(str, scanned.report.findings)) == sorted(map(str, read.report.findings))

@@ -28,13 +28,16 @@ How each step is translated:
 - exclusions: ``source_where`` and ``where`` filters rendered by
   :func:`~migprofile.catalog.filters.to_sql` (values bound), required
   columns, a row rejected once for the first reason that applies;
-- the absent roster appended to persons; the derivations
-  (``parent_location`` by a self-join on household and line number,
-  ``migrant_status``, ``age_group``, ``years_since_arrival``,
-  ``recent_immigrant``, ``n_members_abroad`` by a join with the counts of
-  the absent roster) as SQL expressions;
+- the absent roster appended to persons (one ``read_parquet`` of both
+  staging files); the derivations (``parent_location`` by one join on the
+  household with a small file of each household's line numbers, those
+  abroad and the others, written first; ``migrant_status``, ``age_group``,
+  ``years_since_arrival``, ``recent_immigrant``, ``n_members_abroad`` by a
+  join with the counts of the absent roster) as SQL expressions;
 - the checks (duplicate keys, ages, weights, single-PSU strata, households
-  and members, future dates) as SQL aggregates.
+  and members, future dates) as SQL aggregates over the kept records of the
+  staging files, so that each table is written twice in all: its staging
+  file and, once, its final file (without helper columns).
 
 What cannot be translated -- files other than CSV (UTF-8) and Parquet,
 ``unpivot``, replicate weights whose pattern matches a different number of
@@ -891,8 +894,10 @@ def _derive_persons(
     name: str,
     source: Sql,
     cols: dict[str, str],
+    work: Path,
 ) -> _Derived:
-    """SQL for the mapping's derivations on the persons (or events) table."""
+    """SQL for the mapping's derivations on the persons (or events) table
+    (``work``: the folder for the households' member lines, parent_location)."""
     out = _Derived()
     have = set(cols)
 
@@ -915,29 +920,49 @@ def _derive_persons(
                 )
                 continue
             abroad = "coalesce(absent_abroad, FALSE)" if "absent_abroad" in have else "FALSE"
-            status = (
-                f"SELECT hh_id, line_no, CASE WHEN any_value({abroad}) THEN ? ELSE ? END AS st "
-                f"FROM ({source[0]}) GROUP BY hh_id, line_no HAVING count(*) = 1",
-                ["ABROAD", "HOUSEHOLD", *source[1]],
+            # One row per household: the line numbers held by exactly one
+            # member, those abroad and the others -- a narrow file, written
+            # first and joined once on hh_id (two joins with a table of every
+            # member did not fit in 500 MB at 10 million persons). A line
+            # held by two members gives no location, as a missing one does.
+            members = work / "_mp_members.parquet"
+            _copy(
+                con,
+                (
+                    "SELECT hh_id, list(line_no) FILTER (WHERE _mp_n = 1 AND _mp_ab) AS away, "
+                    "list(line_no) FILTER (WHERE _mp_n = 1 AND NOT _mp_ab) AS home FROM "
+                    f"(SELECT hh_id, line_no, count(*) AS _mp_n, any_value({abroad}) AS _mp_ab "
+                    f"FROM ({source[0]}) WHERE hh_id IS NOT NULL AND line_no IS NOT NULL "
+                    "GROUP BY hh_id, line_no) GROUP BY hh_id",
+                    list(source[1]),
+                ),
+                members,
+            )
+            out.joins.append(
+                (
+                    "LEFT JOIN read_parquet(?) _mp_members ON _mp_members.hh_id = t.hh_id",
+                    [str(members)],
+                )
             )
             parent_loc = list(catalog.codelist("parent_loc").ids)
             for parent in ("mother", "father"):
                 line_col, loc_col = f"{parent}_line", f"{parent}_loc"
                 if line_col not in have:
                     continue
-                alias = f"_mp_{parent}"
-                out.joins.append(
-                    (
-                        f"LEFT JOIN ({status[0]}) {alias} ON {alias}.hh_id = t.hh_id "
-                        f"AND {alias}.line_no = {col(line_col)}",
-                        status[1],
-                    )
+                line = col(line_col)
+                status = (
+                    f"CASE WHEN list_contains(_mp_members.away, {line}) THEN ? "
+                    f"WHEN list_contains(_mp_members.home, {line}) THEN ? END",
+                    ["ABROAD", "HOUSEHOLD"],
                 )
                 mapped = col(loc_col) if loc_col in have else "CAST(NULL AS VARCHAR)"
-                value = f"CASE WHEN {col(line_col)} IS NOT NULL THEN {alias}.st ELSE {mapped} END"
+                value: Sql = (
+                    f"CASE WHEN {line} IS NOT NULL THEN {status[0]} ELSE {mapped} END",
+                    status[1],
+                )
                 out.exprs[loc_col] = (
-                    f"CASE WHEN list_contains(?::VARCHAR[], {value}) THEN {value} END",
-                    [parent_loc],
+                    f"CASE WHEN list_contains(?::VARCHAR[], {value[0]}) THEN {value[0]} END",
+                    [parent_loc, *value[1], *value[1]],
                 )
                 out.after.append(("broken", line_col, loc_col))
         elif rule == "migrant_status":
@@ -1125,6 +1150,24 @@ def _derive_persons(
     return out
 
 
+def _final_select(source: Sql, derived: _Derived, cols: Sequence[str], helpers: bool) -> Sql:
+    """The final table's SELECT: every column of ``source`` (the helper
+    columns only when ``helpers``), the derived ones and ``_one``."""
+    items: list[Sql] = []
+    for c in cols:
+        if c in derived.exprs or (not helpers and c in _HELPERS):
+            continue
+        items.append((f"t.{_q(c)}", []))
+    for c, expr in derived.exprs.items():
+        items.append((f"{expr[0]} AS {_q(c)}", expr[1]))
+    select = _join(items, ", ")
+    joins = _join(derived.joins, " ") if derived.joins else ("", [])
+    return (
+        f"SELECT {select[0]}, CAST(1.0 AS DOUBLE) AS {_q(ONE)} FROM ({source[0]}) t {joins[0]}",
+        [*select[1], *source[1], *joins[1]],
+    )
+
+
 def _write_final(
     con: duckdb.DuckDBPyConnection,
     source: Sql,
@@ -1132,25 +1175,10 @@ def _write_final(
     cols: Sequence[str],
     path: Path,
 ) -> None:
-    """The final table (every column, derived ones, the helpers kept for the
-    checks) into ``path``."""
-    items: list[Sql] = []
-    for c in cols:
-        if c in derived.exprs:
-            continue
-        items.append((f"t.{_q(c)}", []))
-    for c, expr in derived.exprs.items():
-        items.append((f"{expr[0]} AS {_q(c)}", expr[1]))
-    select = _join(items, ", ")
-    joins = _join(derived.joins, " ") if derived.joins else ("", [])
-    _copy(
-        con,
-        (
-            f"SELECT {select[0]}, CAST(1.0 AS DOUBLE) AS {_q(ONE)} FROM ({source[0]}) t {joins[0]}",
-            [*select[1], *source[1], *joins[1]],
-        ),
-        path,
-    )
+    """The final table (every column and the derived ones, without the
+    helpers: the checks read the staging files) into ``path``, in the
+    order of ``source``."""
+    _copy(con, _final_select(source, derived, cols, helpers=False), path)
 
 
 # ----------------------------------------------------------------------- checks
@@ -1159,16 +1187,20 @@ def _write_final(
 def _checks(
     con: duckdb.DuckDBPyConnection,
     mapping: SourceMapping,
-    files: Mapping[str, Path],
+    files: Mapping[str, Sql],
 ) -> list[Finding]:
-    """read_source's validation checks, as SQL aggregates over the tables."""
+    """read_source's validation checks, as SQL aggregates over the tables'
+    kept records (``files``: each table's SELECT over its staging file, with
+    the helper columns; the checks read no derived column)."""
     from migprofile.sources.checks import AGE_MAX, AGE_MIN
 
+    schemas = {name: _schema(con, sql) for name, sql in files.items()}
+
     def table(name: str) -> Sql:
-        return "read_parquet(?)", [str(files[name])]
+        return f"({files[name][0]})", list(files[name][1])
 
     def cols(name: str) -> set[str]:
-        return set(_schema(con, ("SELECT * FROM read_parquet(?)", [str(files[name])])))
+        return set(schemas[name])
 
     def finding(
         code: str, severity: Any, message: str, name: str, cond: Sql, **kw: Any
@@ -1331,8 +1363,7 @@ def _checks(
     limit_text = mapping.reference_date
     limit = pd.Timestamp(limit_text) if limit_text else pd.Timestamp(dt.date.today())
     for name in files:
-        schema = _schema(con, ("SELECT * FROM read_parquet(?)", [str(files[name])]))
-        for column, dtype in schema.items():
+        for column, dtype in schemas[name].items():
             if not dtype.upper().startswith("TIMESTAMP") or column in _HELPERS:
                 continue
             c = f"t.{_q(column)}"
@@ -1394,24 +1425,46 @@ def _connect(work: Path, memory_limit: str, threads: int | None) -> duckdb.DuckD
 
 def _persons_source(staged: Mapping[str, _Staged], con: duckdb.DuckDBPyConnection) -> Sql:
     """Kept persons, with the absent roster appended (``absent_abroad`` true,
-    ``usual_resident`` false unless mapped; record numbers negative)."""
+    ``usual_resident`` false unless mapped; record numbers negative).
+
+    Both staging files are read by one ``read_parquet`` (columns by name),
+    not a ``UNION ALL``: an aggregate over the union of two scans ran out
+    of memory now and then at 500 MB, one scan over two files did not."""
     persons = staged["persons"]
     if "absent" not in staged:
         return _kept(persons)
     absent = staged["absent"]
-    p_names = {c.name for c in persons.columns}
-    a_names = {c.name for c in absent.columns}
-    p_extra: list[Sql] = []
-    a_extra: list[Sql] = []
-    if "absent_abroad" not in a_names:
-        a_extra.append(("TRUE AS absent_abroad", []))
-    if "usual_resident" not in a_names:
-        a_extra.append(("FALSE AS usual_resident", []))
+    p_names = [c.name for c in persons.columns]
+    a_names = [c.name for c in absent.columns]
+    # the columns of ``persons UNION ALL BY NAME absent``, in its order
+    names = [*p_names]
     if "absent_abroad" not in p_names:
-        p_extra.append(("FALSE AS absent_abroad", []))
-    p = _kept(persons, p_extra, part=0)
-    a = _kept(absent, a_extra, part=1, negate=True)
-    return f"{p[0]} UNION ALL BY NAME {a[0]}", [*p[1], *a[1]]
+        names.append("absent_abroad")
+    extra = [n for n in a_names if n not in names]
+    if "usual_resident" not in a_names and "usual_resident" not in names:
+        extra.append("usual_resident")
+    part = _q("_mp_part")
+    items: list[str] = []
+    for n in [*names, *extra]:
+        c = _q(n)
+        if n == "absent_abroad" and n not in a_names:
+            value = f"CASE WHEN {part} = 1 THEN TRUE ELSE {c if n in p_names else 'FALSE'} END"
+        elif n == "absent_abroad" and n not in p_names:
+            value = f"CASE WHEN {part} = 0 THEN FALSE ELSE {c} END"
+        elif n == "usual_resident" and n not in a_names:
+            value = f"CASE WHEN {part} = 1 THEN FALSE ELSE {c if n in p_names else 'NULL'} END"
+        else:
+            value = c
+        items.append(value if value == c else f"{value} AS {c}")
+    rec, pos = _q(_REC), _q(_POS)
+    return (
+        f"SELECT {', '.join(items)}, CASE WHEN {part} = 1 THEN -{rec} ELSE {rec} END AS {rec}, "
+        f"({part} * 1000 + {_q(_FILE)}) * 1099511627776 + {rec} AS {pos} "
+        f"FROM (SELECT *, CAST(filename = ? AS INTEGER) AS {part} "
+        f"FROM read_parquet(?, union_by_name = true)) "
+        f"WHERE {_q(_SW)} IS NULL AND {_q(_RJ)} IS NULL",
+        [str(absent.path), [str(persons.path), str(absent.path)]],
+    )
 
 
 def scan_source(
@@ -1519,7 +1572,11 @@ def _scan(
             table_reports.append(st.report)
         column_reports.extend(st.column_reports)
         staged[name] = st
-    finals: dict[str, Path] = {}
+    # Each table is written once, straight into ``out``, without the helper
+    # columns: the checks read the kept records of the staging files
+    # (``sources``, with the helpers), never the written tables.
+    tables: dict[str, str] = {}
+    sources: dict[str, Sql] = {}
     if all(f.severity != "error" for f in findings):
         # persons first: the households' n_members_abroad counts its absent members
         order = sorted(staged, key=lambda n: n != "persons")
@@ -1528,18 +1585,17 @@ def _scan(
             if name == "absent":
                 continue
             source = _persons_source(staged, con) if name == "persons" else _kept(st)
+            sources[name] = source
             schema = _schema(con, source)
             cols = list(schema)
             derived = (
-                _derive_persons(con, mapping, catalog, params, name, source, schema)
+                _derive_persons(con, mapping, catalog, params, name, source, schema, work)
                 if name in ("persons", "events")
                 else _Derived()
             )
             if name == "households" and "n_members_abroad" in mapping.derive:
-                persons = finals.get("persons")
-                if persons is None or "absent_abroad" not in set(
-                    _schema(con, ("SELECT * FROM read_parquet(?)", [str(persons)]))
-                ):
+                persons = sources.get("persons")
+                if persons is None or "absent_abroad" not in _schema(con, persons):
                     derived.findings += _cannot(
                         "n_members_abroad needs households and persons with absent_abroad",
                         table="households",
@@ -1547,10 +1603,10 @@ def _scan(
                 elif "n_members_abroad" not in cols:
                     derived.joins.append(
                         (
-                            "LEFT JOIN (SELECT hh_id, count(*) AS n FROM read_parquet(?) "
+                            f"LEFT JOIN (SELECT hh_id, count(*) AS n FROM ({persons[0]}) "
                             "WHERE coalesce(absent_abroad, FALSE) GROUP BY hh_id) _mp_abroad "
                             "ON _mp_abroad.hh_id = t.hh_id",
-                            [str(persons)],
+                            list(persons[1]),
                         )
                     )
                     derived.exprs["n_members_abroad"] = (
@@ -1558,39 +1614,34 @@ def _scan(
                         [],
                     )
             findings.extend(derived.findings)
-            path = work / f"final_{name}.parquet"
-            _write_final(con, source, derived, cols, path)
-            finals[name] = path
+            target = out / f"{name}.parquet"
+            _write_final(con, source, derived, cols, target)
+            tables[name] = str(target)
             for _kind, line_col, loc_col in (a for a in derived.after if a[0] == "broken"):
-                n, recs = _records_of(
+                broken: Sql = (f"t.{_q(line_col)} IS NOT NULL AND t.{_q(loc_col)} IS NULL", [])
+                (row,) = _fetch(
                     con,
-                    ("SELECT * FROM read_parquet(?)", [str(path)]),
-                    (f"t.{_q(line_col)} IS NOT NULL AND t.{_q(loc_col)} IS NULL", []),
+                    (f"SELECT count(*) FROM read_parquet(?) t WHERE {broken[0]}", [str(target)]),
                 )
-                if n:
-                    findings.append(
-                        Finding(
-                            "broken_parent_pointer",
-                            "warning",
-                            f"{line_col} points at no member of the household; {loc_col} left "
-                            "missing",
-                            table="persons",
-                            column=line_col,
-                            count=n,
-                            records=tuple(recs),
-                        )
+                if not row[0]:
+                    continue
+                # rare: the example records need the join again, with the helpers
+                n, recs = _records_of(
+                    con, _final_select(source, derived, cols, helpers=True), broken
+                )
+                findings.append(
+                    Finding(
+                        "broken_parent_pointer",
+                        "warning",
+                        f"{line_col} points at no member of the household; {loc_col} left missing",
+                        table="persons",
+                        column=line_col,
+                        count=n,
+                        records=tuple(recs),
                     )
+                )
         if all(f.severity != "error" for f in findings):
-            findings.extend(_checks(con, mapping, finals))
-    tables: dict[str, str] = {}
-    for name, path in finals.items():
-        target = out / f"{name}.parquet"
-        _copy(
-            con,
-            (f"SELECT * EXCLUDE ({_q(_REC)}, {_q(_POS)}) FROM read_parquet(?)", [str(path)]),
-            target,
-        )
-        tables[name] = str(target)
+            findings.extend(_checks(con, mapping, sources))
     findings = [_locate(f, mapping) for f in findings]
     report = ReconciliationReport(
         mapping.id, tuple(table_reports), tuple(column_reports), tuple(findings)

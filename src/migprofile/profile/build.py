@@ -402,7 +402,7 @@ def build_profile(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    # Which sources are used at all: read only those, each once.
+    # Every source is read once, in the spec's order.
     items = [(s, n, it) for s in spec.sections for n, it in enumerate(s.indicators)]
     total_steps = len(spec.sources) + len(items) + 1
     step = 0
@@ -442,10 +442,8 @@ def build_profile(
         for finding in ds.report.findings:
             if getattr(finding, "severity", "") == "error":
                 findings.append(f"source {key}: {finding}")
-        tell(
-            "source",
-            f"read {key} ({ds.mapping.kind}, {sum(len(t) for t in ds.tables.values()):,} records)",
-        )
+        records = sum(t.rows_kept for t in ds.report.tables)
+        tell("source", f"read {key} ({ds.mapping.kind}, {records:,} records)")
 
     jobs: list[_Job] = []
     # A gap's reason is a translation key and its values, worded per language.

@@ -164,3 +164,13 @@ def test_second_build_is_byte_identical(
     name, out, _ = built
     build_profile(EXAMPLES[name], tmp_path)
     assert _files(tmp_path) == _files(out)
+
+
+def test_withheld_cells_are_reported(built: tuple[str, Path, BuildResult]) -> None:
+    _, _, result = built
+    for table_id, table in result.tables.items():
+        withheld = int(table["conf_status"].isin(["A", "C", "D", "N"]).sum())
+        noted = [f for f in result.findings if f.startswith(f"table {table_id}:")]
+        assert bool(noted) == bool(withheld), table_id
+        if withheld:
+            assert f"{withheld} cell(s) withheld" in noted[0]

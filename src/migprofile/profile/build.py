@@ -478,7 +478,19 @@ def build_profile(
                 tell("table", f"{job.section}: {job.indicator.id} ({len(res)} rows)")
 
     job_of = {(j.section, j.order): j for j in jobs}
-    used_ids: set[str] = set()
+    # Table ids (file names): section, number among the section's tables,
+    # indicator and breakdowns; the same in every language.
+    table_ids: dict[tuple[str, int], str] = {}
+    for section in spec.sections:
+        number = 0
+        for n in range(len(section.indicators)):
+            if (section.id, n) in gaps_by_item:
+                continue
+            number += 1
+            tid = _table_id(section.id, number, job_of[(section.id, n)])
+            if tid in table_ids.values():
+                tid = f"{tid}-{n + 1}"
+            table_ids[(section.id, n)] = tid
     profiles: dict[str, Profile] = {}
     for lang in langs:
         lab = labels[lang]
@@ -494,20 +506,13 @@ def build_profile(
                     continue
                 job = job_of[(section.id, n)]
                 data = computed[(section.id, n)]
-                tid = _table_id(section.id, len(tables) + 1, job)
-                if lang == langs[0]:
-                    if tid in used_ids:
-                        tid = f"{tid}-{n + 1}"
-                    used_ids.add(tid)
-                else:
-                    tid = _table_id_lookup(profiles[langs[0]], section.id, len(tables))
                 dims = tuple(
                     d if d in data.columns or f"_by_{d}" not in data.columns else f"_by_{d}"
                     for d in (parse_breakdown(b, catalog)[0] for b in job.by)
                 )
                 tables.append(
                     ProfileTable(
-                        id=tid,
+                        id=table_ids[(section.id, n)],
                         section=section.id,
                         indicator=job.indicator,
                         breakdowns=dims,
@@ -545,9 +550,8 @@ def build_profile(
 
     first = profiles[langs[0]]
     for t in first.tables:
-        withheld = (
-            int(t.data["conf_status"].isin(["C", "D"]).sum()) if "conf_status" in t.data else 0
-        )
+        conf = t.data["conf_status"] if "conf_status" in t.data else pd.Series(dtype=object)
+        withheld = int(conf.isin(["A", "C", "D", "N"]).sum())
         if withheld:
             findings.append(f"table {t.id}: {withheld} cell(s) withheld by disclosure control")
     try:
@@ -582,11 +586,6 @@ def _table_id(section: str, number: int, job: _Job) -> str:
     parts = [section, f"{number:02d}", job.indicator.id]
     parts.extend(b.replace(":", "-") for b in job.by)
     return _slug("-".join(parts))[:80]
-
-
-def _table_id_lookup(profile: Profile, section: str, index: int) -> str:
-    sec = next(s for s in profile.sections if s.id == section)
-    return sec.tables[index].id
 
 
 # ----------------------------------------------------------------------------

@@ -200,11 +200,11 @@ def test_net_migration_sources(example_catalog: mp.Catalog) -> None:
     )
     wpp = mp.read_source(SOURCES / "wpp2022_net_migration" / "mapping.yaml")
     s = wpp["series"]
-    assert (s["unit"] == "1e3 person").all()  # thousands, as published
+    # published in thousands (-14.278 for 2020), read in persons (scale: 1000)
+    assert (s["unit"] == "person").all()
     assert (s.loc[s.time_period > 2021, "obs_status"] == "F").all()
-    # an indicator in persons takes nothing from thousands
-    thousands = mp.compute(wpp, "NET_MIGRATION_PUBLISHED", params=MDA_2020, catalog=example_catalog)
-    assert thousands.empty or not thousands["value"].notna().any()
+    persons = mp.compute(wpp, "NET_MIGRATION_PUBLISHED", params=MDA_2020, catalog=example_catalog)
+    assert cell_value(persons) == pytest.approx(-14_278)  # = WDI's SM.POP.NETM for 2020
 
 
 def test_diaspora_concentration(bilateral: mp.Dataset) -> None:

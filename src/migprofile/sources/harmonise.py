@@ -337,6 +337,8 @@ def harmonise_chunk(
                 reasons.append((f"unmapped code in {column} ({spec.source})", bad))
         elif dim.kind == "numeric":
             out[column] = _numeric(raw_col, col_tally, records)
+            if spec.scale is not None:
+                out[column] = out[column] * spec.scale
         elif dim.kind == "boolean":
             out[column] = _boolean(raw_col, spec, col_tally, records)
         elif dim.kind == "date":

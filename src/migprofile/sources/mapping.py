@@ -64,7 +64,10 @@ class ColumnMap(_Model):
     ``crosswalk`` names a crosswalk (of the catalogue or of the mapping) for
     coded dimensions; without one, source values must already be standard
     codes. ``true_values``/``false_values`` read boolean columns.
-    ``unmapped`` overrides the table's policy for this column.
+    ``unmapped`` overrides the table's policy for this column. ``scale``
+    multiplies a numeric column's values: a table published in thousands of
+    persons is read in persons with ``scale: 1000``, US$ millions in US$ with
+    ``scale: 1e6`` (the unit column then names the base unit).
     """
 
     source: str | None = None
@@ -74,6 +77,7 @@ class ColumnMap(_Model):
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     date_format: str | None = None
+    scale: float | None = None
 
     _norm = field_validator("true_values", "false_values", mode="before")(_tuple)
 
@@ -94,6 +98,11 @@ class ColumnMap(_Model):
         overlap = set(self.true_values) & set(self.false_values)
         if overlap:
             raise ValueError(f"values {sorted(overlap)} are both true and false")
+        if self.scale is not None:
+            if self.source is None:
+                raise ValueError("'scale' applies to a source column, not to a constant")
+            if not (self.scale > 0 and self.scale < float("inf")):
+                raise ValueError(f"'scale' must be a positive number, not {self.scale!r}")
         return self
 
 

@@ -207,6 +207,17 @@ def _preflight(
                             column=column,
                         )
                     )
+            if spec.scale is not None and dim.kind != "numeric":
+                found.append(
+                    Finding(
+                        "scale_on_non_numeric",
+                        "error",
+                        f"{column!r} is {dim.kind}; 'scale' multiplies numeric columns",
+                        table=name,
+                        column=column,
+                        value=str(spec.scale),
+                    )
+                )
         if tm.unpivot is None:
             sources = sorted({s.source for s in tm.columns.values() if s.source is not None})
             for file_spec in tm.files:

@@ -500,7 +500,7 @@ def _columns(
                 _Col(column, expr, "coded", source, flag, unmapped=True, reject=not to_unknown)
             )
         elif dim.kind == "numeric":
-            out.append(_numeric(column, source, dtype))
+            out.append(_numeric(column, source, dtype, spec.scale))
         elif dim.kind == "boolean":
             true_values = sorted({v.lower() for v in spec.true_values} or _TRUE)
             false_values = sorted({v.lower() for v in spec.false_values} or _FALSE)
@@ -543,16 +543,18 @@ def _columns(
     return out
 
 
-def _numeric(column: str, source: str, dtype: str) -> _Col:
+def _numeric(column: str, source: str, dtype: str, scale: float | None = None) -> _Col:
+    """A numeric column; ``scale`` (the mapping's) multiplies its values."""
     c = _q(source)
     upper = dtype.upper()
+    factor: Sql = (" * ?", [float(scale)]) if scale is not None else ("", [])
     if upper == "BOOLEAN" or _is_numeric(upper):
-        return _Col(column, (f"CAST({c} AS DOUBLE)", []), "numeric", source)
+        return _Col(column, (f"CAST({c} AS DOUBLE){factor[0]}", factor[1]), "numeric", source)
     text = _text_of(source, dtype)
     number = f"TRY_CAST(trim({text}) AS DOUBLE)"
     expr = f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END"
     flag = f"CASE WHEN {c} IS NOT NULL AND ({expr}) IS NULL THEN {text} END"
-    return _Col(column, (expr, []), "numeric", source, (flag, []))
+    return _Col(column, (f"({expr}){factor[0]}", factor[1]), "numeric", source, (flag, []))
 
 
 def _constant(value: object, dim: Any, catalog: Catalog) -> Sql:

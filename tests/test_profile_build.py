@@ -216,3 +216,25 @@ def test_scanned_sources_build_the_same_files(
     different = sorted(name for name in ours if ours[name] != theirs[name])
     # only the manifest differs: it records the spec file and its hash
     assert different == ["manifest.json"]
+
+
+def test_a_bad_parameter_value_stops_the_build(tmp_path: Path) -> None:
+    # A parameter value the indicator cannot use is the spec's fault, not a
+    # lack of data: the build stops (it is not reported as a data gap).
+    text = SPEC.read_text(encoding="utf-8").replace(
+        "- {id: ABSENT_POP, by: [sex]}",
+        "- {id: ABSENT_POP, by: [sex]}\n"
+        "        - {id: SECOND_GEN_SHARE, source: census, params: {parent_rule: BOGUS}}",
+    )
+    spec = SPEC.parent / "_bad_param_spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    try:
+        with pytest.raises(BuildError) as err:
+            build_profile(spec, tmp_path)
+        message = str(err.value)
+        assert "_bad_param_spec.yaml" in message
+        assert "emigration/SECOND_GEN_SHARE: " in message
+        assert "'BOGUS'" in message
+        assert "ABSENT_POP" not in message  # the item at fault, not its whole source
+    finally:
+        spec.unlink()

@@ -38,6 +38,7 @@ from migprofile.errors import MigprofileError
 
 __all__ = [
     "ComputeError",
+    "ParameterError",
     "Tabulation",
     "compute",
     "compute_many",
@@ -51,6 +52,11 @@ _ONE = "_one"
 
 class ComputeError(ValueError, MigprofileError):
     """An indicator cannot be computed as asked; the message says which and why."""
+
+
+class ParameterError(ComputeError):
+    """A definitional parameter an indicator needs is not set, or has a value
+    it cannot use: a fault of the request, not a lack of data."""
 
 
 @dataclass(frozen=True)
@@ -509,7 +515,7 @@ def _check_computable(
     filters_use = {p for t in ind.terms() for p in flt.params(catalog.expr_of(t))}
     missing_params = sorted(filters_use & set(unset))
     if missing_params:
-        raise ComputeError(
+        raise ParameterError(
             f"{ind.id} needs the parameter(s) {missing_params}; pass them in params="
         )
 
@@ -587,7 +593,7 @@ def _input_params(
     for name, step in shift.items():
         value = params.get(name)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ComputeError(
+            raise ParameterError(
                 f"{ind.id}: input {role!r} moves parameter {name!r} by {step}, which needs "
                 f"an integer value of it; got {value!r}"
             )
@@ -627,7 +633,7 @@ def _derived(
         try:
             input_id = spec.pick(params)
         except KeyError as exc:
-            raise ComputeError(f"{ind.id}: input {role!r}: {exc.args[0]}") from None
+            raise ParameterError(f"{ind.id}: input {role!r}: {exc.args[0]}") from None
         input_ind = catalog.indicator(input_id)
         input_bys = list(bys)
         input_margins = margins

@@ -36,6 +36,7 @@ from migprofile.catalog.loader import Catalog, load_catalog
 from migprofile.catalog.models import Indicator
 from migprofile.compute.indicators import (
     ComputeError,
+    ParameterError,
     Tabulation,
     compute_many,
     parse_breakdown,
@@ -53,9 +54,6 @@ __all__ = [
     "spec_problems",
     "validate_spec",
 ]
-
-#: Tables the series of each kind of indicator live in, for choosing a source.
-_SERIES_KINDS = {"series", "mirror", "published", "bop", "external"}
 
 
 @dataclass(frozen=True)
@@ -123,9 +121,8 @@ def spec_problems(spec: ProfileSpec) -> list[tuple[str, str, str, str]]:
                         f"unknown engine; one of {', '.join(sorted({*ENGINES, 'auto'}))}",
                     )
                 )
-    known_params = set(catalog.parameters) if hasattr(catalog, "parameters") else set()
     for name in spec.parameters:
-        if known_params and name not in known_params:
+        if name not in catalog.parameters:
             problems.append(
                 (f"parameters.{name}", "parameter", name, "no such parameter in the catalogue")
             )
@@ -330,9 +327,15 @@ def _run_source(
             owners.append((n, period))
     try:
         tables = compute_many(dataset, tabs, chosen, catalog=catalog)
+    except ParameterError as exc:
+        # a fault of the spec, not a lack of data: the build stops, naming the
+        # item (computed alone, the culprit raises again)
+        if len(jobs) > 1:
+            for job in jobs:
+                _run_source([job], dataset, spec, engine, catalog)
+        job = jobs[0]
+        raise BuildError(f"{spec.path}: {job.section}/{job.indicator.id}: {exc}") from exc
     except (ComputeError, UnknownColumnError) as exc:
-        if "parameter" in str(exc):  # a spec error, not missing data
-            raise
         if len(jobs) > 1:  # one indicator's problem must not sink the others
             out: dict[int, pd.DataFrame | tuple[str, dict[str, object]]] = {}
             for n, job in enumerate(jobs):
@@ -465,6 +468,8 @@ def build_profile(
     for group in groups.values():
         try:
             results = _run_source(group, datasets[group[0].source], spec, engine, catalog)
+        except BuildError:
+            raise
         except MigprofileError as exc:
             names = ", ".join(f"{j.section}/{j.indicator.id}" for j in group)
             raise BuildError(f"{spec.path}: {names}: {exc}") from exc

@@ -202,3 +202,13 @@ def test_population_filters_select_on_real_codes(catalog: mp.Catalog) -> None:
     # ROU only: MDA is native, _U unknown, missing birth country is not counted,
     # UKR is not a usual resident, a missing residence flag selects nothing.
     assert mask.tolist() == [False, True, False, False, False, False]
+
+
+def test_group_codes_of_a_set_or_a_level(catalog: mp.Catalog) -> None:
+    age = catalog.codelist("age")
+    assert age.group_codes("broad_3") == ("Y_LT15", "Y15T64", "Y_GE65")  # a named set
+    five = age.group_codes("five_year")  # a level: its codes only, not their children
+    assert five[:2] == ("Y0T4", "Y5T9")
+    assert "Y0" not in five
+    with pytest.raises(KeyError, match="no level"):
+        age.group_codes("decades")

@@ -334,6 +334,13 @@ class Codelist(_Model):
             raise KeyError(f"codelist {self.id!r} has no level {level!r}")
         return tuple(c.id for c in self.codes if c.level == level)
 
+    def group_codes(self, name: str) -> tuple[str, ...]:
+        """The codes of the named set, or else of the level ``name`` (the
+        groups a breakdown ``dim:name`` shows); ``KeyError`` if neither."""
+        if name in self.sets:
+            return tuple(self.sets[name])
+        return self.at_level(name)
+
     def roll_up(self, code: str, level: str) -> str | None:
         """The ancestor of ``code`` at ``level`` (``code`` itself if it is at that
         level), or ``None`` when the hierarchy has none (Antarctica has no M49

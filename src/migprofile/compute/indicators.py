@@ -179,9 +179,7 @@ def _add_breakdown_column(frame: Table, by: _By, catalog: Catalog) -> tuple[Tabl
     if dim.kind == "numeric":
         from migprofile.catalog.age import bin_ages
 
-        groups = (
-            codelist.sets[by.level] if by.level in codelist.sets else codelist.at_level(by.level)
-        )
+        groups = codelist.group_codes(by.level)
         if not isinstance(frame, pd.DataFrame):
             values = sorted(
                 {*(float(a) for a in _FILE_AGES), *_file_values(str(frame), by.dimension)}

@@ -160,7 +160,7 @@ def _item_problems(
             from migprofile.catalog.age import partition_problems
 
             codelist = catalog.codelist(dimension.codelist)
-            groups = codelist.sets[level] if level in codelist.sets else codelist.at_level(level)
+            groups = codelist.group_codes(level)
             overlaps = [p for p in partition_problems(list(groups)) if "overlap" in p]
             if overlaps:
                 out.append(

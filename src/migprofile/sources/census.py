@@ -206,7 +206,7 @@ def _age_group(
     ages = catalog.codelist("age")
     groups = str(params.get("age_groups", "five_year"))
     try:
-        codes = ages.sets[groups] if groups in ages.sets else ages.at_level(groups)
+        codes = ages.group_codes(groups)
     except KeyError:
         return _cannot("age_groups names no set or level of the age codelist", value=groups)
     findings: list[Finding] = []

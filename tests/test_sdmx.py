@@ -42,7 +42,8 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def _with_total_table(profile: Profile) -> Profile:
-    """``profile`` plus a table of IMM_STOCK without breakdowns (its SEX is _Z)."""
+    """``profile`` plus a table of IMM_STOCK without breakdowns (its SEX is
+    _T: the indicator allows a breakdown by sex, and the figure is the total)."""
     first = profile.tables[0]
     total = first.data[first.data["sex"] == "_T"].drop(columns=["sex"]).reset_index(drop=True)
     table = dataclasses.replace(first, id="immigration-00-imm-stock", breakdowns=(), data=total)
@@ -61,16 +62,19 @@ def test_header_and_rows(tmp_path: Path) -> None:
     first_line = raw.decode("utf-8").split("\n", 1)[0]
     assert first_line.split(",") == HEADER
     rows = _read(path)
-    assert len(rows) == sum(len(t.data) for t in profile.tables)
+    # the table without breakdowns repeats the by-sex table's total (same
+    # key, same value): written once
+    assert len(rows) == sum(len(t.data) for t in profile.tables) - 1
     for row in rows:
         assert row["STRUCTURE"] == "dataflow"
         assert row["STRUCTURE_ID"] == "MIGPROFILE:DF_MOLDOVA_2024(1.0)"
         assert row["ACTION"] == "I"
         assert row["REF_AREA"] == "MDA"
         assert row["TIME_PERIOD"] == "2024"
-    no_breakdown = [r for r in rows if r["SEX"] == "_Z"]
-    assert len(no_breakdown) == 1
-    assert no_breakdown[0]["OBS_VALUE"] == "2"
+    total = [r for r in rows if r["INDICATOR"] == "IMM_STOCK" and r["SEX"] == "_T"]
+    assert len(total) == 1
+    assert total[0]["OBS_VALUE"] == "2"
+    assert not [r for r in rows if r["SEX"] == "_Z"]
     shares = [r for r in rows if r["INDICATOR"] == "IMM_STOCK_SHARE"]
     assert {r["UNIT_MEASURE"] for r in shares} == {"PT"}
     assert {r["OBS_VALUE"] for r in shares} == {"20"}
@@ -94,8 +98,6 @@ def test_every_code_is_in_its_codelist(tmp_path: Path) -> None:
         assert row["INDICATOR"] in catalog.indicators
         for column, codelist in codelists.items():
             assert codelist is not None
-            if column == "SEX" and row[column] == "_Z":
-                continue  # not applicable: the table has no sex breakdown
             assert row[column] in catalog.codelist(codelist), (column, row[column])
 
 
@@ -177,3 +179,24 @@ def test_structure_id_and_escaping() -> None:
     assert escape_text("=1+1") == "'=1+1"
     assert escape_text("-x") == "'-x"
     assert escape_text("MDA") == "MDA"
+
+
+def test_a_dimension_the_indicator_does_not_have_is_not_applicable(tmp_path: Path) -> None:
+    # A table of an indicator that cannot be broken down by sex (remittances
+    # received) gets SEX=_Z in a profile whose other tables have sex.
+    profile = make_profile("en")
+    first = profile.tables[0]
+    remit = profile.catalog.indicator("REMIT_INFLOW_USD")
+    assert "sex" not in remit.breakdowns
+    data = first.data[first.data["sex"] == "_T"].drop(columns=["sex"]).reset_index(drop=True)
+    data = data.assign(indicator="REMIT_INFLOW_USD", unit="USD", value=1.5e9)
+    table = dataclasses.replace(
+        first, id="remittances-01", indicator=remit, breakdowns=(), data=data
+    )
+    section = dataclasses.replace(profile.sections[0], tables=(*profile.sections[0].tables, table))
+    profile = dataclasses.replace(profile, sections=(section, *profile.sections[1:]))
+    path = tmp_path / "profile.sdmx.csv"
+    write_sdmx_csv(profile, path)
+    remittances = [r for r in _read(path) if r["INDICATOR"] == "REMIT_INFLOW_USD"]
+    assert [r["SEX"] for r in remittances] == ["_Z"]
+    assert remittances[0]["OBS_VALUE"] == "1500000000"

@@ -15,7 +15,9 @@ Columns, in order:
   ``TIME_PERIOD``, then one column per breakdown dimension used by some table
   of the profile, upper-cased (``SEX``, ``AGE``, ``COUNTRY_OF_BIRTH``), in
   order of first use. Cells carry the catalogue's codes, ``_T`` for totals;
-  a table without that breakdown has ``_Z`` (not applicable) there;
+  a table not broken down by a dimension has ``_T`` there when its indicator
+  allows that breakdown (the figure is the total over it) and ``_Z`` (not
+  applicable) when it does not;
 * the measure ``OBS_VALUE`` and the attributes ``UNIT_MEASURE`` and
   ``UNIT_MULT`` (from :func:`migprofile.units.sdmx_unit_measure` and
   :func:`migprofile.units.unit_multiplier`), ``OBS_STATUS`` and
@@ -64,6 +66,7 @@ __all__ = [
 AGENCY: Final = "MIGPROFILE"
 VERSION: Final = "1.0"
 NOT_APPLICABLE: Final = "_Z"
+TOTAL: Final = "_T"
 #: Text starting with one of these could be read as a formula by a spreadsheet.
 FORMULA_PREFIXES: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
 
@@ -147,6 +150,15 @@ def _unit_attributes(unit: str, table: ProfileTable) -> tuple[str, str]:
         raise SdmxError(f"table {table.id!r} ({table.indicator.id}): {exc}") from None
 
 
+def _code(record: dict[Any, Any], dim: str, table: ProfileTable) -> str:
+    """A breakdown cell: the table's code; for a dimension the table is not
+    broken down by, ``_T`` when the indicator could be (the figure is the
+    total over it) and ``_Z`` when the dimension does not apply to it."""
+    if dim in table.breakdowns:
+        return _text(record.get(dim))
+    return TOTAL if dim in table.indicator.breakdowns else NOT_APPLICABLE
+
+
 def _rows(profile: Profile, dims: list[str]) -> Iterator[tuple[tuple[str, ...], list[str], str]]:
     """(key, row, table id) of every observation, tables in profile order."""
     struct = structure_id(profile.spec.id)
@@ -158,9 +170,7 @@ def _rows(profile: Profile, dims: list[str]) -> Iterator[tuple[tuple[str, ...], 
             indicator = _text(record.get("indicator")) or table.indicator.id
             area = _text(record.get("ref_area")) or profile.country
             period = _text(record.get("ref_period")) or profile.reference_period
-            codes = [
-                _text(record.get(d)) if d in table.breakdowns else NOT_APPLICABLE for d in dims
-            ]
+            codes = [_code(record, d, table) for d in dims]
             unit = _text(record.get("unit")) or table.indicator.unit
             measure, multiplier = _unit_attributes(unit, table)
             conf = _text(record.get("conf_status")) or _FREE
